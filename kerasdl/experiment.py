@@ -1,0 +1,184 @@
+"""Experiment plumbing shared by every script in experiments/.
+
+One run = one new directory `logs/<experiment>/<run>/` holding the resolved
+config (`config.json`) and TensorBoard event files; nothing is overwritten
+(DESIGN.md principle 4). Scripts build their command line with
+`experiment_parser`, then call `start_run`, which seeds everything, creates
+the directory and saves the config.
+
+Example:
+
+    parser = experiment_parser("mismatch", __doc__)
+    parser.add_argument("--epochs", type=int, default=5, help="...")
+    args = parser.parse_args()
+    run = start_run("mismatch", vars(args))
+    with run.writer("train").as_default():
+        tf.summary.scalar("error", 0.1, step=0)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import random
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasdl.distribute import STRATEGIES, is_chief
+from kerasdl.io import atomic_write_json
+
+DEFAULT_LOGDIR = "logs"
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def set_seeds(seed: int, deterministic: bool = False) -> None:
+    """Seeds Python, NumPy, TensorFlow and Keras from one integer.
+
+    Args:
+        seed: the seed; the same seed gives the same initial weights, shuffles
+            and augmentations.
+        deterministic: also turn on TensorFlow's op determinism, so that two
+            runs with the same seed are bit-identical (slower on some ops).
+    """
+    import keras
+    import tensorflow as tf
+
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    keras.utils.set_random_seed(seed)
+    tf.random.set_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+@dataclass
+class Run:
+    """A run directory and the writers that log into it.
+
+    Attributes:
+        experiment: the experiment's name (`logs/<experiment>/`).
+        name: the run's name, unique within the experiment.
+        dir: `logs/<experiment>/<name>/`.
+        config: the resolved configuration, as saved in `config.json`.
+    """
+
+    experiment: str
+    name: str
+    dir: Path
+    config: dict[str, Any]
+    _writers: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def writer(self, subdir: str = ""):
+        """The `tf.summary` writer for `<run>/<subdir>` (created once, cached).
+
+        TensorBoard shows each subdirectory as its own run, so curves of the
+        same tag from "train" and "dev" land on one chart.
+        """
+        import tensorflow as tf
+
+        if subdir not in self._writers:
+            if is_chief():
+                self._writers[subdir] = tf.summary.create_file_writer(str(self.dir / subdir))
+            else:
+                self._writers[subdir] = tf.summary.create_noop_writer()
+        return self._writers[subdir]
+
+    def save_json(self, filename: str, obj: Any) -> Path:
+        """Writes `obj` as JSON into the run directory, atomically."""
+        return atomic_write_json(self.dir / filename, obj)
+
+    def close(self) -> None:
+        """Flushes and closes every writer."""
+        for writer in self._writers.values():
+            writer.flush()
+            writer.close()
+        self._writers.clear()
+
+
+def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, name: str | None = None) -> Path:
+    """Creates and returns a new, empty `logdir/experiment/<run>/`.
+
+    The default name is the UTC time to the second; a name already taken gets
+    a `-2`, `-3`, ... suffix. `mkdir` without `exist_ok` makes the claim
+    atomic, so two processes starting at once get two directories.
+    """
+    if not _RUN_NAME.match(experiment):
+        raise ValueError(f"Invalid experiment name. Use letters, digits, '.', '_' and '-'. Received: experiment={experiment!r}")
+    if name is not None and not _RUN_NAME.match(name):
+        raise ValueError(f"Invalid run name. Use letters, digits, '.', '_' and '-'. Received: name={name!r}")
+    base = Path(logdir) / experiment
+    base.mkdir(parents=True, exist_ok=True)
+    stem = name or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 10_000):
+        candidate = base / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"Could not create a new run directory under {base}")
+
+
+def start_run(experiment: str, config: dict[str, Any]) -> Run:
+    """Seeds, creates the run directory and saves the resolved config.
+
+    `config` is usually `vars(args)` from `experiment_parser`; its keys
+    `logdir`, `run_name`, `seed` and `deterministic` are used here, and the
+    whole dictionary (plus the command line and library versions) is saved
+    to `config.json`.
+    """
+    import keras
+    import tensorflow as tf
+
+    config = dict(config)
+    set_seeds(int(config.get("seed", 0)), bool(config.get("deterministic", False)))
+    run_dir = new_run_dir(experiment, config.get("logdir", DEFAULT_LOGDIR), config.get("run_name"))
+    config["run_dir"] = str(run_dir)
+    resolved = {
+        "experiment": experiment,
+        "config": config,
+        "argv": sys.argv,
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
+        "started_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_json(run_dir / "config.json", resolved)
+    return Run(experiment=experiment, name=run_dir.name, dir=run_dir, config=config)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each flag's default and keeps the script's header formatting."""
+
+
+def experiment_parser(experiment: str, description: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the flags every experiment shares.
+
+    Shared flags: --logdir, --run-name, --seed, --deterministic, --strategy.
+    Each script adds its own flags with help text; `--help` shows all of
+    them with their defaults.
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"python -m experiments.{experiment}",
+        description=description,
+        formatter_class=_HelpFormatter,
+    )
+    shared = parser.add_argument_group("shared experiment options")
+    shared.add_argument("--logdir", default=DEFAULT_LOGDIR, help="TensorBoard logdir; the run goes to LOGDIR/%s/RUN/" % experiment)
+    shared.add_argument("--run-name", default=None, help="name of the run directory (default: the UTC time); a taken name gets a suffix")
+    shared.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, splits and synthesis")
+    shared.add_argument("--deterministic", action="store_true", help="turn on TensorFlow op determinism (bit-identical reruns)")
+    shared.add_argument("--strategy", default="auto", choices=STRATEGIES, help="tf.distribute strategy")
+    return parser
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Prints one clear error line (no traceback) and exits."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)

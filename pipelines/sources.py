@@ -1,0 +1,408 @@
+"""Data sources: offline Fashion-MNIST, any tfds dataset, an image folder.
+
+Every source returns an `ImageSource`: uint8 images [N, H, W, C], int64
+labels, a stable identity string per example (what the splits hash) and the
+class names. `load_source("fashion_mnist")`, `load_source("tfds:cifar10")` and
+`load_source("folder:/path/to/images")` are the three forms a user types.
+
+A source that is not there raises `SourceMissingError`, whose message says
+what is missing and how to get it; experiment scripts print it as one line.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+# SHA-256 of the *decompressed* IDX files. Debian recompressed the .gz files,
+# so their bytes (and tfds' recorded checksums) differ from upstream, while the
+# content is the same: verify the content.
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+_FASHION_MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}  # fmt: skip
+_FASHION_MNIST_SIZES = {"train": 60_000, "test": 10_000}
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_FORMATS_BY_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF"}
+
+
+class SourceMissingError(RuntimeError):
+    """A data source is not on this machine; the message says how to get it."""
+
+
+class SourceCorruptError(ValueError):
+    """A data source is there but its content fails verification."""
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Labelled images held in memory.
+
+    Attributes:
+        name: where the examples come from, e.g. "fashion_mnist".
+        images: uint8 array [N, H, W, C].
+        labels: int64 array [N] of class indices.
+        ids: array [N] of identity strings, unique and stable per example.
+        class_names: the name of each class index.
+    """
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    class_names: tuple[str, ...]
+
+    def __post_init__(self):
+        n = len(self.images)
+        if self.images.ndim != 4 or self.images.dtype != np.uint8:
+            raise ValueError(
+                f"images must be uint8 [N, H, W, C]. Received: shape={self.images.shape}, dtype={self.images.dtype}"
+            )
+        if len(self.labels) != n or len(self.ids) != n:
+            raise ValueError(
+                f"images, labels and ids must have one entry per example. "
+                f"Received: {n} images, {len(self.labels)} labels, {len(self.ids)} ids"
+            )
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+    def take(self, indices: np.ndarray, name: str | None = None) -> ImageSource:
+        """The examples at `indices` (an index array or a boolean mask)."""
+        return ImageSource(
+            name=name or self.name,
+            images=self.images[indices],
+            labels=self.labels[indices],
+            ids=self.ids[indices],
+            class_names=self.class_names,
+        )
+
+    def replace(self, **changes) -> ImageSource:
+        """A copy with some fields replaced (e.g. synthesized images)."""
+        fields = dict(name=self.name, images=self.images, labels=self.labels, ids=self.ids,
+                      class_names=self.class_names)  # fmt: skip
+        fields.update(changes)
+        return ImageSource(**fields)
+
+    @staticmethod
+    def concatenate(sources: list[ImageSource], name: str) -> ImageSource:
+        """The examples of several sources with the same classes, one after another."""
+        if len({s.class_names for s in sources}) != 1:
+            raise ValueError(f"Cannot concatenate sources with different classes: {[s.name for s in sources]}")
+        if len({s.image_shape for s in sources}) != 1:
+            raise ValueError(f"Cannot concatenate images of shapes {[s.image_shape for s in sources]}")
+        return ImageSource(
+            name=name,
+            images=np.concatenate([s.images for s in sources]),
+            labels=np.concatenate([s.labels for s in sources]),
+            ids=np.concatenate([s.ids for s in sources]),
+            class_names=sources[0].class_names,
+        )
+
+
+# --------------------------------------------------------------------------- IDX
+
+
+def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
+    """Parses the IDX format (LeCun's MNIST files) into a NumPy array.
+
+    Header: two zero bytes, a type code (0x08 = uint8), the number of
+    dimensions, then one big-endian uint32 per dimension.
+    """
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise SourceCorruptError(f"{name} is not an IDX file (bad magic number)")
+    if data[2] != 0x08:
+        raise SourceCorruptError(f"{name}: only unsigned-byte IDX files are supported. Received: type code {data[2]:#x}")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape)) if shape else 0
+    if len(data) - header != expected:
+        raise SourceCorruptError(
+            f"{name}: header announces shape {shape} ({expected} bytes) but the file holds {len(data) - header} bytes"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _read_maybe_gzipped(directory: Path, stem: str) -> bytes:
+    for candidate, opener in ((directory / f"{stem}.gz", gzip.open), (directory / stem, open)):
+        if candidate.exists():
+            try:
+                with opener(candidate, "rb") as f:
+                    return f.read()
+            except (OSError, EOFError) as error:
+                raise SourceCorruptError(f"{candidate} cannot be decompressed: {error}") from error
+    raise SourceMissingError(_fashion_mnist_missing_message(directory, stem))
+
+
+def _fashion_mnist_missing_message(directory: Path, stem: str) -> str:
+    return (
+        f"Fashion-MNIST is not on this machine: {directory / stem}.gz is missing. "
+        "Install Debian's package with `apt-get install dataset-fashion-mnist` (or run `make data`), "
+        "or put the four IDX files in a folder and pass it with --data-dir or KERASDL_FASHION_MNIST_DIR."
+    )
+
+
+def fashion_mnist_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder holding the Fashion-MNIST IDX files.
+
+    `data_dir`, else $KERASDL_FASHION_MNIST_DIR, else Debian's location.
+    """
+    return Path(data_dir or os.environ.get("KERASDL_FASHION_MNIST_DIR") or FASHION_MNIST_DIR)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_fashion_mnist_split(directory: Path, split: str, verify: bool) -> tuple[np.ndarray, np.ndarray]:
+    image_stem, label_stem = _FASHION_MNIST_FILES[split]
+    arrays = []
+    for stem in (image_stem, label_stem):
+        raw = _read_maybe_gzipped(directory, stem)
+        if verify:
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest != FASHION_MNIST_SHA256[stem]:
+                raise SourceCorruptError(
+                    f"{directory / stem}: SHA-256 of the decompressed content is {digest}, "
+                    f"expected {FASHION_MNIST_SHA256[stem]}. The file is corrupt or not Fashion-MNIST; "
+                    "reinstall it with `apt-get install --reinstall dataset-fashion-mnist`."
+                )
+        arrays.append(parse_idx(raw, str(directory / stem)))
+    images, labels = arrays
+    n = _FASHION_MNIST_SIZES[split]
+    if images.shape != (n, 28, 28) or labels.shape != (n,):
+        raise SourceCorruptError(
+            f"Fashion-MNIST {split}: expected images (n, 28, 28) and labels (n,) with n={n}. "
+            f"Received: images {images.shape}, labels {labels.shape}"
+        )
+    counts = np.bincount(labels, minlength=10)
+    if verify and (len(counts) != 10 or not np.all(counts == n // 10)):
+        raise SourceCorruptError(
+            f"Fashion-MNIST {split}: expected {n // 10} examples of each of 10 classes. Received counts {counts.tolist()}"
+        )
+    images = images[..., None].copy()
+    labels = labels.astype(np.int64)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def fashion_mnist(split: str = "train", data_dir: str | os.PathLike | None = None, verify: bool = True) -> ImageSource:
+    """Fashion-MNIST from the IDX files, offline, content-verified.
+
+    Verification (on by default): the SHA-256 of each decompressed file, the
+    shapes (60000/10000 images of 28x28) and the per-class counts
+    (6000/1000 of each of the 10 classes).
+
+    Args:
+        split: "train" (60,000), "test" (10,000) or "all" (70,000).
+        data_dir: the folder with the IDX files (.gz or decompressed); see
+            `fashion_mnist_dir`.
+        verify: check the content as above.
+
+    Returns:
+        An `ImageSource` with ids "fashion_mnist/<split>/<index>".
+    """
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train', 'test' or 'all'. Received: split={split!r}")
+    directory = fashion_mnist_dir(data_dir).resolve()
+    if not directory.is_dir():
+        raise SourceMissingError(_fashion_mnist_missing_message(directory, _FASHION_MNIST_FILES["train"][0]))
+    parts = []
+    for part in ("train", "test") if split == "all" else (split,):
+        images, labels = _load_fashion_mnist_split(directory, part, verify)
+        ids = np.array([f"fashion_mnist/{part}/{i:05d}" for i in range(len(labels))])
+        parts.append(ImageSource("fashion_mnist", images, labels, ids, FASHION_MNIST_CLASSES))
+    return parts[0] if len(parts) == 1 else ImageSource.concatenate(parts, "fashion_mnist")
+
+
+# -------------------------------------------------------------------------- tfds
+
+
+def tfds_source(
+    name: str, split: str = "train", data_dir: str | None = None, download: bool = False
+) -> ImageSource:
+    """Any image-classification dataset of TensorFlow Datasets, by name.
+
+    Args:
+        name: the tfds name, e.g. "cifar10" or "mnist".
+        split: a tfds split expression, e.g. "train" or "train[:10%]".
+        data_dir: tfds' data directory (default: tfds' own, ~/tensorflow_datasets).
+        download: allow downloading. Off by default: kerasdl never touches
+            the network unless asked, and a dataset that is not prepared
+            locally raises `SourceMissingError` saying so.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # tfds raises its own DatasetNotFoundError subclasses
+        raise SourceMissingError(f"tfds has no dataset named {name!r}: {error}") from error
+    if not download and not builder.is_prepared():
+        raise SourceMissingError(
+            f"tfds dataset {name!r} is not prepared in {builder.data_dir}. With network access, "
+            f"pass --download (or tfds_source(..., download=True)) to fetch it once; "
+            f"offline, use the default Fashion-MNIST source or an image folder (folder:/path)."
+        )
+    if download:
+        builder.download_and_prepare()
+    features = builder.info.features
+    image_key = next((k for k, f in features.items() if isinstance(f, tfds.features.Image)), None)
+    label_key = next((k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)), None)
+    if image_key is None or label_key is None:
+        raise ValueError(f"tfds dataset {name!r} has no image and class-label features: {list(features)}")
+    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, shuffle_files=False))
+    images, labels = np.asarray(data[image_key]), np.asarray(data[label_key]).astype(np.int64)
+    if images.ndim == 3:
+        images = images[..., None]
+    ids = np.array([f"tfds:{name}/{split}/{i:07d}" for i in range(len(labels))])
+    return ImageSource(f"tfds:{name}", images.astype(np.uint8), labels, ids,
+                       tuple(features[label_key].names))  # fmt: skip
+
+
+# ------------------------------------------------------------------ image folder
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+def _decode_image(path: Path, color_mode: str, image_size: tuple[int, int] | None) -> np.ndarray:
+    from PIL import Image
+
+    data = path.read_bytes()
+    if not data:
+        raise ValueError("empty file (0 bytes)")
+    with Image.open(io.BytesIO(data)) as image:
+        expected = _FORMATS_BY_EXTENSION.get(path.suffix.lower())
+        if expected and image.format != expected:
+            raise ValueError(f"content is {image.format}, not the {expected} its extension says")
+        image.load()  # decodes fully: a truncated file fails here
+        image = image.convert("L" if color_mode == "grayscale" else "RGB")
+        if image_size is not None and image.size != (image_size[1], image_size[0]):
+            image = image.resize((image_size[1], image_size[0]), Image.BILINEAR)
+        array = np.asarray(image, dtype=np.uint8)
+    return array[..., None] if array.ndim == 2 else array
+
+
+def image_folder(
+    path: str | os.PathLike,
+    image_size: tuple[int, int] | None = None,
+    color_mode: str = "rgb",
+    max_corrupt_fraction: float = 0.05,
+) -> ImageSource:
+    """Images in one subfolder per class (`path/<class name>/<image>`).
+
+    Unreadable files (zero bytes, truncated, content that does not match the
+    extension) are skipped, counted and named in a warning; more than
+    `max_corrupt_fraction` of them is an error, since that means something is
+    wrong with the folder rather than with a few files.
+
+    Args:
+        path: the root folder.
+        image_size: (height, width) to resize every image to; None keeps the
+            size, which must then be the same for all images.
+        color_mode: "rgb" or "grayscale".
+        max_corrupt_fraction: the share of unreadable files tolerated.
+
+    Returns:
+        An `ImageSource` whose ids are the files' paths relative to `path`;
+        `.skipped` lists what was skipped.
+    """
+    if color_mode not in ("rgb", "grayscale"):
+        raise ValueError(f"color_mode must be 'rgb' or 'grayscale'. Received: color_mode={color_mode!r}")
+    if not 0 <= max_corrupt_fraction <= 1:
+        raise ValueError(f"max_corrupt_fraction must be in [0, 1]. Received: max_corrupt_fraction={max_corrupt_fraction}")
+    root = Path(path)
+    if not root.is_dir():
+        raise SourceMissingError(f"Image folder {root} does not exist. Expected {root}/<class name>/<image files>.")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise SourceMissingError(f"Image folder {root} has no class subfolders. Expected {root}/<class name>/<image files>.")
+    images, labels, ids, skipped = [], [], [], []
+    for label, class_dir in enumerate(class_dirs):
+        for file in sorted(class_dir.rglob("*")):
+            if not file.is_file() or file.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            relative = file.relative_to(root).as_posix()
+            try:
+                images.append(_decode_image(file, color_mode, image_size))
+            except Exception as error:  # PIL raises many types for bad files
+                skipped.append(SkippedFile(relative, str(error) or type(error).__name__))
+                continue
+            labels.append(label)
+            ids.append(relative)
+    total = len(images) + len(skipped)
+    if total == 0:
+        raise SourceMissingError(f"Image folder {root} has no image files ({', '.join(IMAGE_EXTENSIONS)}).")
+    if skipped:
+        listing = "; ".join(f"{s.path} ({s.reason})" for s in skipped[:20])
+        more = f"; and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+        message = f"Skipped {len(skipped)} of {total} files in {root} that could not be read: {listing}{more}"
+        if len(skipped) > max_corrupt_fraction * total:
+            raise SourceCorruptError(f"{message}. That is more than max_corrupt_fraction={max_corrupt_fraction}.")
+        warnings.warn(message, stacklevel=2)
+    shapes = {image.shape for image in images}
+    if len(shapes) > 1:
+        raise ValueError(f"Images in {root} have different sizes {sorted(shapes)[:5]}; pass image_size=(height, width).")
+    source = ImageSource(f"folder:{root}", np.stack(images), np.array(labels, dtype=np.int64), np.array(ids),
+                         tuple(d.name for d in class_dirs))  # fmt: skip
+    object.__setattr__(source, "skipped", tuple(skipped))
+    return source
+
+
+# ---------------------------------------------------------------------- by name
+
+
+def load_source(spec: str, split: str = "all", data_dir: str | None = None, download: bool = False) -> ImageSource:
+    """A source from the string a user types on the command line.
+
+    - "fashion_mnist": the offline Debian files (`split` "train", "test" or "all").
+    - "tfds:<name>": a tfds dataset (`split` "all" means every split tfds has).
+    - "folder:<path>": an image folder (`split` is ignored).
+    """
+    if spec == "fashion_mnist":
+        return fashion_mnist(split, data_dir=data_dir)
+    if spec.startswith("tfds:"):
+        name = spec[len("tfds:") :]
+        if split != "all":
+            return tfds_source(name, split, data_dir=data_dir, download=download)
+        import tensorflow_datasets as tfds
+
+        try:
+            splits = sorted(tfds.builder(name, data_dir=data_dir).info.splits)
+        except Exception as error:
+            raise SourceMissingError(f"tfds has no dataset named {name!r}: {error}") from error
+        return ImageSource.concatenate(
+            [tfds_source(name, s, data_dir=data_dir, download=download) for s in splits], spec
+        )
+    if spec.startswith("folder:"):
+        return image_folder(spec[len("folder:") :])
+    raise ValueError(
+        "Unknown source. Expected 'fashion_mnist', 'tfds:<name>' or 'folder:<path>'. " f"Received: source={spec!r}"
+    )

@@ -71,7 +71,8 @@ def _check_images(images) -> tf.Tensor:
 
 def _uniform(seed, batch: tf.Tensor, limit: float, shape: Sequence[int] = ()) -> tf.Tensor:
     """Per-image draws from U(-limit, limit), shape [B, *shape]."""
-    return tf.random.stateless_uniform(tf.concat([[batch], shape], 0), seed, -limit, limit)
+    shape = tf.concat([[batch], tf.constant(list(shape), tf.int32)], 0)
+    return tf.random.stateless_uniform(shape, seed, -limit, limit)
 
 
 # ----------------------------------------------------------------- geometry

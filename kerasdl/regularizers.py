@@ -48,7 +48,7 @@ class _LessonPenalty(keras.regularizers.Regularizer):
         raise NotImplementedError
 
     def __call__(self, weights):
-        return ops.multiply(ops.cast(self.coefficient, weights.dtype), self._norm(weights))
+        return self.coefficient * self._norm(weights)
 
     def get_config(self) -> dict:
         return {"lambda_": self.lambda_, "m": self.m}

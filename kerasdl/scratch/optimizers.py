@@ -26,11 +26,15 @@ checks each relation over many steps):
   its slot m := beta m - lr dW accumulates sum beta^k dW = v / (1 - beta), and
   with lr = alpha (1 - beta) the slot equals -alpha v.
 - `keras.optimizers.RMSprop(learning_rate=alpha, rho=beta, epsilon=eps)` is
-  the lesson's RMSprop with eps outside the square root.
+  the lesson's RMSprop with `epsilon_inside_sqrt=True`: Keras 3 divides by
+  sqrt(s + eps), like the handwritten notes.
 - `keras.optimizers.Adam(learning_rate=alpha, epsilon=eps_hat)` computes
   W -= alpha sqrt(1 - beta2^t) / (1 - beta1^t) * v / (sqrt(s) + eps_hat),
   which is the lesson's update with the step-dependent
   eps_t = eps_hat / sqrt(1 - beta2^t) (Kingma & Ba, end of section 2).
+- Keras holds the learning rate in a float32 variable and rounds the betas
+  through float32 before beta^t, so float64-tight agreement needs values
+  exact in float32 (powers of two, 1 - 2^-k).
 """
 
 from __future__ import annotations

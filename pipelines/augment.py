@@ -78,8 +78,9 @@ def _uniform(seed, batch: tf.Tensor, limit: float, shape: Sequence[int] = ()) ->
 # ----------------------------------------------------------------- geometry
 
 
-def gather_windows(images: tf.Tensor, tops: tf.Tensor, lefts: tf.Tensor, size: Sequence[int],
-                   mirror: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
+def gather_windows(
+    images: tf.Tensor, tops: tf.Tensor, lefts: tf.Tensor, size: Sequence[int], mirror: tf.Tensor | None = None
+) -> tf.Tensor:
     """Cuts one window per image out of a batch with two gathers (exact pixels).
 
     Output pixel (i, j) of image b is `images[b, tops[b] + i, lefts[b] + j]`,
@@ -114,8 +115,9 @@ def random_flip(images, seed, probability: float = 0.5) -> tf.Tensor:
     return tf.where(mirror[:, None, None, None], tf.reverse(images, axis=[2]), images)
 
 
-def random_crop(images, seed, padding: int = 0, size: Sequence[int] | None = None,
-                mode: str = "constant") -> tf.Tensor:  # fmt: skip
+def random_crop(
+    images, seed, padding: int = 0, size: Sequence[int] | None = None, mode: str = "constant"
+) -> tf.Tensor:
     """Pads by `padding` pixels, then cuts a random window of `size` from each image.
 
     Course 4, Week 2: random cropping. With `size` equal to the input size this
@@ -159,8 +161,9 @@ def _random_affine(images, seed, max_degrees: float, fill_mode: str, shear: bool
     angles = _uniform(as_seed(seed), batch, math.radians(max_degrees))
     zeros = tf.zeros_like(angles)
     if shear:
-        matrices = image_ops.affine_matrices(zeros, zeros, zeros, shear=tf.tan(angles),
-                                             height=images.shape[1], width=images.shape[2])  # fmt: skip
+        matrices = image_ops.affine_matrices(
+            zeros, zeros, zeros, shear=tf.tan(angles), height=images.shape[1], width=images.shape[2]
+        )
     else:
         matrices = image_ops.affine_matrices(
             angles, zeros, zeros, height=images.shape[1], width=images.shape[2]
@@ -350,8 +353,13 @@ class Augmenter:
         batch = augmenter(images, seed=[0, 7])  # warp is switched off ("!")
     """
 
-    def __init__(self, ops: Sequence[Op] = (), crop_size: Sequence[int] | None = None, pca=None,
-                 fill_mode: str = "constant"):  # fmt: skip
+    def __init__(
+        self,
+        ops: Sequence[Op] = (),
+        crop_size: Sequence[int] | None = None,
+        pca=None,
+        fill_mode: str = "constant",
+    ):
         names = [op.name for op in ops]
         if len(set(names)) != len(names):
             raise ValueError(f"Each op may appear once. Received: ops={names}")
@@ -373,8 +381,9 @@ class Augmenter:
         self.fill_mode = _check_choice("fill_mode", fill_mode, _FILL_MODES)
 
     @classmethod
-    def from_spec(cls, spec: str, crop_size: Sequence[int] | None = None, train_images=None,
-                  fill_mode: str = "constant") -> Augmenter:  # fmt: skip
+    def from_spec(
+        cls, spec: str, crop_size: Sequence[int] | None = None, train_images=None, fill_mode: str = "constant"
+    ) -> Augmenter:
         """Builds an augmenter from text such as "flip=0.5,crop=4,!rotation=10".
 
         Each item is `name=strength`; a leading "!" keeps the op but switches
@@ -396,7 +405,7 @@ class Augmenter:
                 raise ValueError(
                     f"Augmentation items are name=strength with name in {OPS}. Received: {item!r}"
                 )
-            ops.append(Op(name, int(strength) if name == "crop" else strength, enabled))
+            ops.append(Op(name, strength, enabled))
         pca = None
         if any(op.name == "pca_color" and op.enabled for op in ops):
             from pipelines.pca_color import PCAColor

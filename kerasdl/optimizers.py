@@ -194,8 +194,10 @@ class Adam(_LessonOptimizer):
         square = self._slot("squares", variable)
         self.assign(momentum, ewma_update(momentum, gradient, self.beta_1))
         self.assign(square, ewma_update(square, ops.square(gradient), self.beta_2))
-        momentum_hat = ops.divide(momentum, 1.0 - ops.power(ops.cast(self.beta_1, dtype), t))
-        square_hat = ops.divide(square, 1.0 - ops.power(ops.cast(self.beta_2, dtype), t))
+        # convert_to_tensor with a dtype keeps a Python float's full precision in float64
+        # (casting goes through float32).
+        momentum_hat = ops.divide(momentum, 1.0 - ops.power(ops.convert_to_tensor(self.beta_1, dtype), t))
+        square_hat = ops.divide(square, 1.0 - ops.power(ops.convert_to_tensor(self.beta_2, dtype), t))
         self.assign_sub(
             variable, ops.divide(ops.multiply(lr, momentum_hat), ops.sqrt(square_hat + self.epsilon))
         )

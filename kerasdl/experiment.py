@@ -111,12 +111,15 @@ def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, nam
     atomic, so two processes starting at once get two directories.
     """
     if not _RUN_NAME.match(experiment):
-        raise ValueError(f"Invalid experiment name. Use letters, digits, '.', '_' and '-'. Received: experiment={experiment!r}")
+        raise ValueError(
+            "Invalid experiment name. Use letters, digits, '.', '_' and '-'. "
+            f"Received: experiment={experiment!r}"
+        )
     if name is not None and not _RUN_NAME.match(name):
         raise ValueError(f"Invalid run name. Use letters, digits, '.', '_' and '-'. Received: name={name!r}")
     base = Path(logdir) / experiment
     base.mkdir(parents=True, exist_ok=True)
-    stem = name or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stem = name or _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     for attempt in range(1, 10_000):
         candidate = base / (stem if attempt == 1 else f"{stem}-{attempt}")
         try:
@@ -147,7 +150,7 @@ def start_run(experiment: str, config: dict[str, Any]) -> Run:
         "config": config,
         "argv": sys.argv,
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
-        "started_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     atomic_write_json(run_dir / "config.json", resolved)
     return Run(experiment=experiment, name=run_dir.name, dir=run_dir, config=config)
@@ -170,10 +173,24 @@ def experiment_parser(experiment: str, description: str | None) -> argparse.Argu
         formatter_class=_HelpFormatter,
     )
     shared = parser.add_argument_group("shared experiment options")
-    shared.add_argument("--logdir", default=DEFAULT_LOGDIR, help="TensorBoard logdir; the run goes to LOGDIR/%s/RUN/" % experiment)
-    shared.add_argument("--run-name", default=None, help="name of the run directory (default: the UTC time); a taken name gets a suffix")
-    shared.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, splits and synthesis")
-    shared.add_argument("--deterministic", action="store_true", help="turn on TensorFlow op determinism (bit-identical reruns)")
+    shared.add_argument(
+        "--logdir",
+        default=DEFAULT_LOGDIR,
+        help=f"TensorBoard logdir; the run goes to LOGDIR/{experiment}/RUN/",
+    )
+    shared.add_argument(
+        "--run-name",
+        default=None,
+        help="name of the run directory (default: the UTC time); a taken name gets a suffix",
+    )
+    shared.add_argument(
+        "--seed", type=int, default=0, help="seed for weights, shuffling, splits and synthesis"
+    )
+    shared.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="turn on TensorFlow op determinism (bit-identical reruns)",
+    )
     shared.add_argument("--strategy", default="auto", choices=STRATEGIES, help="tf.distribute strategy")
     return parser
 

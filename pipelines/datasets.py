@@ -129,8 +129,14 @@ def write_augmented(
         labels.append(source.labels)
         ids.append(np.char.add(source.ids.astype(str), f"#aug{copy}"))
     buffer = io.BytesIO()
-    np.savez(buffer, images=np.concatenate(images), labels=np.concatenate(labels), ids=np.concatenate(ids),
-             class_names=np.array(source.class_names), name=np.array(f"{source.name}+augmented"))  # fmt: skip
+    np.savez(
+        buffer,
+        images=np.concatenate(images),
+        labels=np.concatenate(labels),
+        ids=np.concatenate(ids),
+        class_names=np.array(source.class_names),
+        name=np.array(f"{source.name}+augmented"),
+    )
     return atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -66,7 +66,9 @@ def adjust_contrast_exposure(images: tf.Tensor, contrast, exposure) -> tf.Tensor
     return exposure * (mean + contrast * (images - mean))
 
 
-def affine_matrices(angle, shift_y, shift_x, shear=0.0, scale=1.0, height: int = 1, width: int = 1) -> tf.Tensor:
+def affine_matrices(
+    angle, shift_y, shift_x, shear=0.0, scale=1.0, height: int = 1, width: int = 1
+) -> tf.Tensor:
     """Output-to-input affine maps [N, 8] for ImageProjectiveTransformV3.
 
     The forward map, about the image centre, is: scale, shear (x += shear*y),
@@ -94,7 +96,9 @@ def affine_matrices(angle, shift_y, shift_x, shear=0.0, scale=1.0, height: int =
     return tf.stack([i00, i01, b0, i10, i11, b1, zeros, zeros], axis=1)
 
 
-def apply_affine(images: tf.Tensor, matrices: tf.Tensor, fill_mode: str = "NEAREST", interpolation: str = "BILINEAR"):
+def apply_affine(
+    images: tf.Tensor, matrices: tf.Tensor, fill_mode: str = "NEAREST", interpolation: str = "BILINEAR"
+):
     """Resamples each image by its [8] output-to-input transform."""
     images = tf.convert_to_tensor(images, tf.float32)
     return tf.raw_ops.ImageProjectiveTransformV3(
@@ -107,7 +111,9 @@ def apply_affine(images: tf.Tensor, matrices: tf.Tensor, fill_mode: str = "NEARE
     )
 
 
-def rotate_and_shift(images: tf.Tensor, angle_degrees, shift_y, shift_x, fill_mode: str = "NEAREST") -> tf.Tensor:
+def rotate_and_shift(
+    images: tf.Tensor, angle_degrees, shift_y, shift_x, fill_mode: str = "NEAREST"
+) -> tf.Tensor:
     """Rotates each image about its centre (degrees) and shifts it (pixels)."""
     images = tf.convert_to_tensor(images, tf.float32)
     n = tf.shape(images)[0]

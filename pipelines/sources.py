@@ -36,8 +36,10 @@ FASHION_MNIST_SHA256 = {
     "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
-_FASHION_MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}  # fmt: skip
+_FASHION_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 _FASHION_MNIST_SIZES = {"train": 60_000, "test": 10_000}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _FORMATS_BY_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF"}
@@ -73,7 +75,8 @@ class ImageSource:
         n = len(self.images)
         if self.images.ndim != 4 or self.images.dtype != np.uint8:
             raise ValueError(
-                f"images must be uint8 [N, H, W, C]. Received: shape={self.images.shape}, dtype={self.images.dtype}"
+                "images must be uint8 [N, H, W, C]. "
+                f"Received: shape={self.images.shape}, dtype={self.images.dtype}"
             )
         if len(self.labels) != n or len(self.ids) != n:
             raise ValueError(
@@ -104,8 +107,9 @@ class ImageSource:
 
     def replace(self, **changes) -> ImageSource:
         """A copy with some fields replaced (e.g. synthesized images)."""
-        fields = dict(name=self.name, images=self.images, labels=self.labels, ids=self.ids,
-                      class_names=self.class_names)  # fmt: skip
+        fields = dict(
+            name=self.name, images=self.images, labels=self.labels, ids=self.ids, class_names=self.class_names
+        )
         fields.update(changes)
         return ImageSource(**fields)
 
@@ -113,7 +117,9 @@ class ImageSource:
     def concatenate(sources: list[ImageSource], name: str) -> ImageSource:
         """The examples of several sources with the same classes, one after another."""
         if len({s.class_names for s in sources}) != 1:
-            raise ValueError(f"Cannot concatenate sources with different classes: {[s.name for s in sources]}")
+            raise ValueError(
+                f"Cannot concatenate sources with different classes: {[s.name for s in sources]}"
+            )
         if len({s.image_shape for s in sources}) != 1:
             raise ValueError(f"Cannot concatenate images of shapes {[s.image_shape for s in sources]}")
         return ImageSource(
@@ -137,14 +143,17 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise SourceCorruptError(f"{name} is not an IDX file (bad magic number)")
     if data[2] != 0x08:
-        raise SourceCorruptError(f"{name}: only unsigned-byte IDX files are supported. Received: type code {data[2]:#x}")
+        raise SourceCorruptError(
+            f"{name}: only unsigned-byte IDX files are supported. Received: type code {data[2]:#x}"
+        )
     ndim = data[3]
     header = 4 + 4 * ndim
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape)) if shape else 0
     if len(data) - header != expected:
         raise SourceCorruptError(
-            f"{name}: header announces shape {shape} ({expected} bytes) but the file holds {len(data) - header} bytes"
+            f"{name}: header announces shape {shape} ({expected} bytes) "
+            f"but the file holds {len(data) - header} bytes"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
@@ -201,7 +210,8 @@ def _load_fashion_mnist_split(directory: Path, split: str, verify: bool) -> tupl
     counts = np.bincount(labels, minlength=10)
     if verify and (len(counts) != 10 or not np.all(counts == n // 10)):
         raise SourceCorruptError(
-            f"Fashion-MNIST {split}: expected {n // 10} examples of each of 10 classes. Received counts {counts.tolist()}"
+            f"Fashion-MNIST {split}: expected {n // 10} examples of each of 10 classes. "
+            f"Received counts {counts.tolist()}"
         )
     images = images[..., None].copy()
     labels = labels.astype(np.int64)
@@ -210,7 +220,9 @@ def _load_fashion_mnist_split(directory: Path, split: str, verify: bool) -> tupl
     return images, labels
 
 
-def fashion_mnist(split: str = "train", data_dir: str | os.PathLike | None = None, verify: bool = True) -> ImageSource:
+def fashion_mnist(
+    split: str = "train", data_dir: str | os.PathLike | None = None, verify: bool = True
+) -> ImageSource:
     """Fashion-MNIST from the IDX files, offline, content-verified.
 
     Verification (on by default): the SHA-256 of each decompressed file, the
@@ -279,8 +291,7 @@ def tfds_source(
     if images.ndim == 3:
         images = images[..., None]
     ids = np.array([f"tfds:{name}/{split}/{i:07d}" for i in range(len(labels))])
-    return ImageSource(f"tfds:{name}", images.astype(np.uint8), labels, ids,
-                       tuple(features[label_key].names))  # fmt: skip
+    return ImageSource(f"tfds:{name}", images.astype(np.uint8), labels, ids, tuple(features[label_key].names))
 
 
 # ------------------------------------------------------------------ image folder
@@ -337,13 +348,19 @@ def image_folder(
     if color_mode not in ("rgb", "grayscale"):
         raise ValueError(f"color_mode must be 'rgb' or 'grayscale'. Received: color_mode={color_mode!r}")
     if not 0 <= max_corrupt_fraction <= 1:
-        raise ValueError(f"max_corrupt_fraction must be in [0, 1]. Received: max_corrupt_fraction={max_corrupt_fraction}")
+        raise ValueError(
+            f"max_corrupt_fraction must be in [0, 1]. Received: max_corrupt_fraction={max_corrupt_fraction}"
+        )
     root = Path(path)
     if not root.is_dir():
-        raise SourceMissingError(f"Image folder {root} does not exist. Expected {root}/<class name>/<image files>.")
+        raise SourceMissingError(
+            f"Image folder {root} does not exist. Expected {root}/<class name>/<image files>."
+        )
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
-        raise SourceMissingError(f"Image folder {root} has no class subfolders. Expected {root}/<class name>/<image files>.")
+        raise SourceMissingError(
+            f"Image folder {root} has no class subfolders. Expected {root}/<class name>/<image files>."
+        )
     images, labels, ids, skipped = [], [], [], []
     for label, class_dir in enumerate(class_dirs):
         for file in sorted(class_dir.rglob("*")):
@@ -365,13 +382,22 @@ def image_folder(
         more = f"; and {len(skipped) - 20} more" if len(skipped) > 20 else ""
         message = f"Skipped {len(skipped)} of {total} files in {root} that could not be read: {listing}{more}"
         if len(skipped) > max_corrupt_fraction * total:
-            raise SourceCorruptError(f"{message}. That is more than max_corrupt_fraction={max_corrupt_fraction}.")
+            raise SourceCorruptError(
+                f"{message}. That is more than max_corrupt_fraction={max_corrupt_fraction}."
+            )
         warnings.warn(message, stacklevel=2)
     shapes = {image.shape for image in images}
     if len(shapes) > 1:
-        raise ValueError(f"Images in {root} have different sizes {sorted(shapes)[:5]}; pass image_size=(height, width).")
-    source = ImageSource(f"folder:{root}", np.stack(images), np.array(labels, dtype=np.int64), np.array(ids),
-                         tuple(d.name for d in class_dirs))  # fmt: skip
+        raise ValueError(
+            f"Images in {root} have different sizes {sorted(shapes)[:5]}; pass image_size=(height, width)."
+        )
+    source = ImageSource(
+        f"folder:{root}",
+        np.stack(images),
+        np.array(labels, dtype=np.int64),
+        np.array(ids),
+        tuple(d.name for d in class_dirs),
+    )
     object.__setattr__(source, "skipped", tuple(skipped))
     return source
 
@@ -379,7 +405,9 @@ def image_folder(
 # ---------------------------------------------------------------------- by name
 
 
-def load_source(spec: str, split: str = "all", data_dir: str | None = None, download: bool = False) -> ImageSource:
+def load_source(
+    spec: str, split: str = "all", data_dir: str | None = None, download: bool = False
+) -> ImageSource:
     """A source from the string a user types on the command line.
 
     - "fashion_mnist": the offline Debian files (`split` "train", "test" or "all").
@@ -404,5 +432,6 @@ def load_source(spec: str, split: str = "all", data_dir: str | None = None, down
     if spec.startswith("folder:"):
         return image_folder(spec[len("folder:") :])
     raise ValueError(
-        "Unknown source. Expected 'fashion_mnist', 'tfds:<name>' or 'folder:<path>'. " f"Received: source={spec!r}"
+        "Unknown source. Expected 'fashion_mnist', 'tfds:<name>' or 'folder:<path>'. "
+        f"Received: source={spec!r}"
     )

@@ -37,13 +37,17 @@ def hash_assign(ids: np.ndarray, fractions: Mapping[str, float], salt: str) -> n
     names = list(fractions)
     shares = np.array([fractions[n] for n in names], dtype=np.float64)
     if np.any(shares < 0) or not np.isclose(shares.sum(), 1.0):
-        raise ValueError(f"Split fractions must be non-negative and sum to 1. Received: fractions={dict(fractions)}")
+        raise ValueError(
+            f"Split fractions must be non-negative and sum to 1. Received: fractions={dict(fractions)}"
+        )
     u = unit_interval(identity_hashes(ids, salt))
     edges = np.cumsum(shares)[:-1]
     return np.array(names, dtype=object)[np.searchsorted(edges, u, side="right")]
 
 
-def split_by_hash(source: ImageSource, fractions: Mapping[str, float], salt: str = "split") -> dict[str, ImageSource]:
+def split_by_hash(
+    source: ImageSource, fractions: Mapping[str, float], salt: str = "split"
+) -> dict[str, ImageSource]:
     """Splits `source` into named parts by `hash_assign`."""
     assignment = hash_assign(source.ids, fractions, salt)
     return {name: source.take(assignment == name, name=f"{source.name}/{name}") for name in fractions}
@@ -136,14 +140,18 @@ def mismatched_split(
     if not 0 <= b_train_share < 1:
         raise ValueError(f"b_train_share must be in [0, 1). Received: b_train_share={b_train_share}")
     if not 0 < train_dev_fraction < 1:
-        raise ValueError(f"train_dev_fraction must be in (0, 1). Received: train_dev_fraction={train_dev_fraction}")
+        raise ValueError(
+            f"train_dev_fraction must be in (0, 1). Received: train_dev_fraction={train_dev_fraction}"
+        )
     if source_a.class_names != source_b.class_names:
         raise ValueError("Sources A and B must have the same classes.")
     a, b = _tag(source_a, "A"), _tag(source_b, "B")
     dev_test_share = (1 - b_train_share) / 2
     b_parts = split_by_hash(b, {"train": b_train_share, "dev": dev_test_share, "test": dev_test_share}, salt)
     pool = ImageSource.concatenate([a, b_parts["train"]], "train-distribution")
-    held = split_by_hash(pool, {"train": 1 - train_dev_fraction, "train_dev": train_dev_fraction}, salt + "/train-dev")
+    held = split_by_hash(
+        pool, {"train": 1 - train_dev_fraction, "train_dev": train_dev_fraction}, salt + "/train-dev"
+    )
     return MismatchedSplit(
         train=held["train"].replace(name="train"),
         train_dev=held["train_dev"].replace(name="train_dev"),

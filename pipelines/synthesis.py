@@ -49,7 +49,9 @@ class PhoneCamera:
     min_exposure: float = 0.7
     max_noise_std: float = 22.0
 
-    def parameters(self, hashes: np.ndarray, strength: float, height: int, width: int) -> dict[str, np.ndarray]:
+    def parameters(
+        self, hashes: np.ndarray, strength: float, height: int, width: int
+    ) -> dict[str, np.ndarray]:
         """Per-example degradation parameters drawn from the identity hashes."""
         u = per_example_uniform(hashes, 7, stream=1)
         s = float(strength)
@@ -75,7 +77,9 @@ def _gaussian_noise(hashes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return noise[:, :count].reshape((len(hashes),) + shape).astype(np.float32)
 
 
-def degrade(images: np.ndarray, hashes: np.ndarray, strength: float, camera: PhoneCamera = PhoneCamera()) -> np.ndarray:
+def degrade(
+    images: np.ndarray, hashes: np.ndarray, strength: float, camera: PhoneCamera = PhoneCamera()
+) -> np.ndarray:
     """Phone-camera degradation of a batch of uint8 images [N, H, W, C].
 
     Order as in a camera: framing (rotation, shift), optics (blur), exposure

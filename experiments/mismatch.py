@@ -1,0 +1,270 @@
+"""The main job: training and testing on different distributions.
+
+Course 3 (Structuring ML projects), Week 1 "Avoidable bias" and Week 2
+"Bias and variance with mismatched data distributions" / "Addressing data
+mismatch", reproduced on real data.
+
+Source A (the lesson's "web images") is Fashion-MNIST as it is; source B (the
+"app images" the product is judged on) is a phone-camera version of other
+Fashion-MNIST images: tilted, blurred, washed out and noisy. Train = A plus
+half of B; train-dev = a held-out slice of the training distribution; dev and
+test = B only. A small CNN trains, and after every epoch the job measures
+train, train-dev, dev and test error and the lesson's decomposition:
+
+    avoidable bias = train - human level,   variance = train-dev - train,
+    data mismatch  = dev - train-dev,       overfitting to dev = test - dev
+
+At the end it prints (and logs as text) the next step the lesson's chart
+recommends. Try `--synthesis-strength 0` (no mismatch) against the default, or
+`--synthesize-train 0.5` (the lesson's fix: make training data look like dev).
+
+Run:
+    python -m experiments.mismatch                  # default profile, ~3-5 min on 2 cores
+    python -m experiments.mismatch --epochs 12      # longer
+    python -m experiments.mismatch --source tfds:cifar10 --download   # another dataset
+    tensorboard --logdir logs/mismatch
+
+In TensorBoard: Time Series / Scalars "error" overlays the runs train,
+train_dev, dev and test; "decomposition/*" shows avoidable bias, variance,
+data mismatch and overfitting to dev per epoch; Text "summary" has the final
+table and recommendation; Images "examples" shows source A beside source B.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from kerasdl.diagnostics import DecompositionCallback
+from kerasdl.distribute import is_chief, make_strategy
+from kerasdl.experiment import experiment_parser, fail, start_run
+from pipelines.datasets import to_dataset
+from pipelines.normalize import Standardizer
+from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, load_source
+from pipelines.splits import mismatched_split, split_by_hash
+from pipelines.synthesis import PhoneCamera, camera_config, phone_camera
+
+EXPERIMENT = "mismatch"
+# Human-level accuracy on Fashion-MNIST, as error rates (the Bayes-error proxy):
+HUMAN_LEVEL = {
+    # Crowd-sourced, non-expert labellers on 1,000 test images (zalandoresearch/fashion-mnist README).
+    "crowd": 1 - 0.835,
+    # Best published accuracy, about 0.969: the lesson's "team of experts" proxy for Bayes error.
+    "best-published": 1 - 0.969,
+}
+
+
+def human_error(value: str) -> float:
+    """Parses --human-error: a fraction in [0, 1] or a name from HUMAN_LEVEL."""
+    if value in HUMAN_LEVEL:
+        return HUMAN_LEVEL[value]
+    try:
+        error = float(value)
+    except ValueError:
+        raise ValueError(f"expected a fraction or one of {sorted(HUMAN_LEVEL)}; received {value!r}") from None
+    if not 0 <= error <= 1:
+        raise ValueError(f"expected a fraction in [0, 1]; received {value!r}")
+    return error
+
+
+def build_parser():
+    parser = experiment_parser(EXPERIMENT, __doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[2])
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--source",
+        default="fashion_mnist",
+        help="'fashion_mnist' (offline), 'tfds:<name>' (needs --download once) or 'folder:<path>'",
+    )
+    data.add_argument(
+        "--data-dir", default=None, help="folder of the Fashion-MNIST IDX files, or tfds' data_dir"
+    )
+    data.add_argument("--download", action="store_true", help="allow tfds to download the dataset (network)")
+    data.add_argument(
+        "--limit", type=int, default=None, help="use only this many examples (quick runs, tests)"
+    )
+    data.add_argument(
+        "--b-fraction",
+        type=float,
+        default=0.2,
+        help="share of the examples that become source B, the distribution that matters",
+    )
+    data.add_argument(
+        "--synthesis-strength",
+        type=float,
+        default=0.6,
+        help="how strongly source B is degraded by the phone camera, 0 (no mismatch) to 1",
+    )
+    data.add_argument("--b-train-share", type=float, default=0.5, help="share of source B that goes to train")
+    data.add_argument(
+        "--train-dev-fraction",
+        type=float,
+        default=0.05,
+        help="share of the training distribution held out as train-dev",
+    )
+    data.add_argument(
+        "--synthesize-train",
+        type=float,
+        default=0.0,
+        help="share of source A degraded like B before training: the lesson's fix for mismatch",
+    )
+    train = parser.add_argument_group("training")
+    train.add_argument("--epochs", type=int, default=4, help="passes over the training split")
+    train.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
+    train.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate")
+    train.add_argument(
+        "--width", type=int, default=32, help="filters in the first conv layer (doubles after)"
+    )
+    train.add_argument(
+        "--train-eval-size",
+        type=int,
+        default=10_000,
+        help="training error is measured on this fixed hash-chosen subset of train (0: all)",
+    )
+    diag = parser.add_argument_group("diagnostics")
+    diag.add_argument(
+        "--human-error",
+        type=human_error,
+        default="best-published",
+        help="human-level error, the proxy for Bayes error: a fraction, 'best-published' "
+        "(1-0.969) or 'crowd' (1-0.835, crowd-sourced non-experts)",
+    )
+    return parser
+
+
+def make_sources(args) -> tuple[ImageSource, ImageSource]:
+    """Source A (as is) and source B (phone camera), from disjoint examples."""
+    pool = load_source(args.source, data_dir=args.data_dir, download=args.download)
+    if args.limit:
+        share = min(1.0, args.limit / len(pool))
+        pool = split_by_hash(pool, {"keep": share, "drop": 1 - share}, salt=f"limit/{args.seed}")["keep"]
+    roles = split_by_hash(pool, {"A": 1 - args.b_fraction, "B": args.b_fraction}, salt=f"roles/{args.seed}")
+    source_a, source_b = roles["A"], phone_camera(roles["B"], args.synthesis_strength, seed=args.seed)
+    if args.synthesize_train > 0:
+        parts = split_by_hash(
+            source_a,
+            {"clean": 1 - args.synthesize_train, "synth": args.synthesize_train},
+            salt=f"synthesize/{args.seed}",
+        )
+        synthesized = phone_camera(parts["synth"], args.synthesis_strength, seed=args.seed + 1)
+        source_a = ImageSource.concatenate([parts["clean"], synthesized], "A+synthesized")
+    return source_a, source_b
+
+
+def build_model(input_shape, num_classes: int, width: int) -> keras.Model:
+    """A small CNN: two conv-BN-ReLU-pool stages and a dense head."""
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for filters in (width, 2 * width):
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(4 * width, activation="relu")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="small_cnn")
+
+
+def log_examples(run, source_a: ImageSource, source_b: ImageSource, count: int = 8) -> None:
+    with run.writer("examples").as_default():
+        tf.summary.image("examples/source_A", source_a.images[:count], step=0, max_outputs=count)
+        tf.summary.image("examples/source_B_phone_camera", source_b.images[:count], step=0, max_outputs=count)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("b_fraction", "synthesis_strength", "b_train_share", "synthesize_train"):
+        value = getattr(args, name)
+        if not 0 <= value <= 1:
+            fail(f"--{name.replace('_', '-')} must be in [0, 1]; received {value}")
+    if args.epochs < 1:
+        fail(f"--epochs must be at least 1; received {args.epochs}")
+    started = time.time()
+    try:
+        source_a, source_b = make_sources(args)
+    except (SourceMissingError, SourceCorruptError) as error:
+        fail(str(error))
+    run = start_run(EXPERIMENT, vars(args))
+    split = mismatched_split(
+        source_a, source_b, args.b_train_share, args.train_dev_fraction, salt=f"mismatch/{args.seed}"
+    )
+    print(f"Run directory: {run.dir}\n{split.report()}")
+    standardizer = Standardizer.fit(split.train.images)
+    data_description = {
+        "sizes": split.sizes(),
+        "composition": split.composition(),
+        "standardizer": standardizer.to_config(),
+        "camera": camera_config(PhoneCamera()),
+    }
+    run.save_json("data.json", data_description)
+    train_eval = split.train
+    if args.train_eval_size and len(split.train) > args.train_eval_size:
+        share = args.train_eval_size / len(split.train)
+        train_eval = split_by_hash(split.train, {"eval": share, "rest": 1 - share}, salt="train-eval")["eval"]
+    evaluate = {
+        name: to_dataset(part, 512, standardizer=standardizer)
+        for name, part in {
+            "train": train_eval,
+            "train_dev": split.train_dev,
+            "dev": split.dev,
+            "test": split.test,
+        }.items()
+    }
+    if is_chief():
+        log_examples(run, source_a, source_b)
+
+    strategy = make_strategy(args.strategy)
+    with strategy.scope():
+        model = build_model(split.train.image_shape, split.train.num_classes, args.width)
+        model.compile(
+            optimizer=keras.optimizers.Adam(args.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    diagnostics = DecompositionCallback(evaluate, args.human_error, run)
+    train = to_dataset(split.train, args.batch_size, shuffle=True, seed=args.seed, standardizer=standardizer)
+    # The dataset reshuffles itself each epoch; shuffle=False stops Keras warning that it cannot.
+    model.fit(
+        train,
+        epochs=args.epochs,
+        callbacks=[diagnostics],
+        shuffle=False,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+
+    final = diagnostics.history[-1]
+    wall = time.time() - started
+    summary = "\n".join(
+        [
+            f"# Mismatch: {args.source}, synthesis strength {args.synthesis_strength}",
+            "",
+            "```",
+            split.report(),
+            "```",
+            "",
+            final.to_markdown(),
+            "",
+            f"Wall time {wall:.0f} s for {args.epochs} epochs; run directory `{run.dir}`.",
+        ]
+    )
+    with run.writer("summary").as_default():
+        tf.summary.text("summary", summary, step=args.epochs)
+    run.save_json(
+        "results.json",
+        {
+            "decomposition": final.as_dict(),
+            "wall_seconds": wall,
+            "history": [d.as_dict() for d in diagnostics.history],
+        },
+    )
+    (run.dir / "summary.md").write_text(summary + "\n")
+    run.close()
+    print("\n" + summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasdl.distribute import is_chief, make_strategy
+from kerasdl.experiment import experiment_parser, new_run_dir, set_seeds, start_run
+from kerasdl.io import atomic_write_text
+
+
+class TestRunDirectory:
+    def test_new_directory_per_run_never_overwritten(self, logdir):
+        first = new_run_dir("exp", logdir, name="same")
+        (first / "marker").write_text("keep")
+        second = new_run_dir("exp", logdir, name="same")
+        assert first != second and second.name == "same-2"
+        assert (first / "marker").read_text() == "keep"
+
+    def test_concurrent_runs_get_distinct_directories(self, logdir):
+        made = []
+        threads = [
+            threading.Thread(target=lambda: made.append(new_run_dir("exp", logdir, "t"))) for _ in range(8)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(made)) == 8
+
+    @pytest.mark.parametrize("name", ["../escape", "a/b", ""])
+    def test_rejects_bad_names(self, logdir, name):
+        with pytest.raises(ValueError, match="Received: name="):
+            new_run_dir("exp", logdir, name=name)
+
+    def test_start_run_saves_resolved_config_and_writes_events(self, logdir):
+        args = experiment_parser("exp", "doc").parse_args(["--logdir", str(logdir), "--seed", "3"])
+        run = start_run("exp", vars(args))
+        saved = json.loads((run.dir / "config.json").read_text())
+        assert saved["config"]["seed"] == 3 and saved["config"]["run_dir"] == str(run.dir)
+        assert saved["versions"]["tensorflow"] == tf.__version__
+        with run.writer("dev").as_default():
+            tf.summary.scalar("error", 0.25, step=1)
+        run.close()
+        assert any(p.name.startswith("events.out.tfevents") for p in (run.dir / "dev").iterdir())
+
+
+class TestSeeds:
+    def test_same_seed_same_numbers(self):
+        set_seeds(7)
+        a = (np.random.rand(3), tf.random.uniform([3]).numpy())
+        set_seeds(7)
+        b = (np.random.rand(3), tf.random.uniform([3]).numpy())
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+    def test_rejects_negative_seed(self):
+        with pytest.raises(ValueError, match="Received: seed=-1"):
+            set_seeds(-1)
+
+
+class TestDistribute:
+    def test_auto_on_cpu_and_unknown_name(self):
+        assert make_strategy("auto").num_replicas_in_sync == 1
+        assert make_strategy("one_device").num_replicas_in_sync == 1
+        with pytest.raises(ValueError, match="Received: strategy='gpu'"):
+            make_strategy("gpu")
+
+    @pytest.mark.parametrize(
+        "config, chief",
+        [
+            ({"cluster": {"worker": ["a", "b"]}, "task": {"type": "worker", "index": 0}}, True),
+            ({"cluster": {"worker": ["a", "b"]}, "task": {"type": "worker", "index": 1}}, False),
+            ({"cluster": {"chief": ["c"], "worker": ["a"]}, "task": {"type": "worker", "index": 0}}, False),
+            ({"cluster": {"chief": ["c"], "worker": ["a"]}, "task": {"type": "chief", "index": 0}}, True),
+        ],
+    )
+    def test_is_chief_reads_tf_config(self, monkeypatch, config, chief):
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+        assert is_chief() is chief
+
+
+def test_atomic_write_keeps_previous_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "file.txt"
+    atomic_write_text(target, "old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]

@@ -1,0 +1,349 @@
+"""A training loop from scratch, and a `train_step` override that keeps `fit`.
+
+Course 2 as code: mini-batch gradient descent (Week 2) written out with a
+`tf.GradientTape`, plus the two things `model.fit` does not show: the global
+gradient norm of every step, and clipping by it,
+
+    g := g * min(1, clip_norm / ||g||_2),   ||g||_2 = sqrt(sum over all tensors of sum g^2)
+
+(the exploding-gradient remedy that goes with Course 2, Week 1's "Vanishing /
+exploding gradients").
+
+Two ways to use it:
+
+- `TrainingLoop`: the whole loop in the open (tf.function-compiled step,
+  optional XLA, tf.distribute through `strategy.run` and
+  `experimental_distribute_dataset`, a Keras Progbar, epoch scalars written to
+  a `kerasdl.experiment.Run`).
+- `CustomStepModel`: a `keras.Model` whose `train_step` does the same
+  clipping and gradient-norm tracking, so `model.fit`, its callbacks and its
+  distribution support keep working.
+
+Under a strategy with several replicas, each replica's loss is its mean
+divided by the number of replicas (Keras losses do this), the optimizer sums
+the replicas' gradients, and clipping uses the norm of that sum (one extra
+all-reduce), so the result is the same as one replica on the whole batch
+(exactly so when the global batch divides evenly between the replicas; a
+ragged last batch weights its replicas' examples slightly unevenly, as in
+`model.fit`).
+
+Example:
+
+    strategy = kerasdl.distribute.make_strategy("default")
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)])
+        optimizer = keras.optimizers.SGD(0.1)
+    loop = TrainingLoop(model, optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")], strategy=strategy)
+    history = loop.fit(train_dataset, epochs=3, validation_data=dev_dataset, run=run)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras.src.losses.loss import scale_loss_for_distribution, unscale_loss_for_distribution
+
+# ----------------------------------------------------------------------------- shared pieces
+
+
+def clip_by_global_norm(grads: Sequence[tf.Tensor], clip_norm: float | None) -> tuple[list, tf.Tensor]:
+    """Measures the global norm of the gradients (summed over replicas) and clips by it.
+
+    In a replica context with several replicas, `grads` are this replica's
+    share; the norm is that of their sum over replicas (what the optimizer
+    will apply), and each share is scaled by the same factor, so the summed
+    update is the clipped one.
+
+    Returns:
+        (grads, norm): the possibly clipped grads and the norm before clipping.
+    """
+    context = tf.distribute.get_replica_context()
+    total = grads
+    if context is not None and context.num_replicas_in_sync > 1:
+        total = context.all_reduce(tf.distribute.ReduceOp.SUM, [g for g in grads if g is not None])
+    norm = tf.linalg.global_norm([g for g in total if g is not None])
+    if clip_norm is None:
+        return list(grads), norm
+    scale = tf.minimum(1.0, clip_norm / tf.maximum(norm, 1e-12))
+    return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads], norm
+
+
+def _check_clip_norm(clip_norm: float | None) -> None:
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"clip_global_norm must be positive or None. Received: clip_global_norm={clip_norm}")
+
+
+def _as_loss(loss) -> keras.losses.Loss:
+    if isinstance(loss, keras.losses.Loss):
+        return loss
+    function = keras.losses.get(loss) if isinstance(loss, str) else loss
+    if not callable(function):
+        raise ValueError(f"loss must be a Keras loss, its name or a callable. Received: loss={loss!r}")
+    return keras.losses.LossFunctionWrapper(function)
+
+
+def _copy_metric(metric) -> keras.metrics.Metric:
+    metric = keras.metrics.get(metric) if isinstance(metric, str) else metric
+    if not isinstance(metric, keras.metrics.Metric):
+        raise ValueError(f"metrics must be keras.metrics.Metric instances or names. Received: {metric!r}")
+    return metric.__class__.from_config(metric.get_config())
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+class TrainingLoop:
+    """Mini-batch training with GradientTape, written out.
+
+    Args:
+        model: a Keras model created under `strategy.scope()`.
+        optimizer: a Keras optimizer created under `strategy.scope()`.
+        loss: a `keras.losses.Loss` (or its name, or a function y, y_pred ->
+            per-example losses); reduced over the batch, plus `model.losses`.
+        metrics: Keras metrics on (y, y_pred), e.g.
+            `keras.metrics.SparseCategoricalAccuracy("accuracy")`; copies are
+            kept for training and for evaluation.
+        strategy: the `tf.distribute.Strategy` (default: the current one).
+        clip_global_norm: clip the gradients to this global norm (None: no
+            clipping; the norm is tracked either way).
+        jit_compile: compile each replica's step with XLA.
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        loss,
+        metrics: Sequence[Any] = (),
+        *,
+        strategy: tf.distribute.Strategy | None = None,
+        clip_global_norm: float | None = None,
+        jit_compile: bool = False,
+    ):
+        _check_clip_norm(clip_global_norm)
+        self.model = model
+        self.optimizer = optimizer
+        self.loss = _as_loss(loss)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.clip_global_norm = clip_global_norm
+        self.jit_compile = bool(jit_compile)
+        with self.strategy.scope():
+            self.train_metrics = {
+                "loss": keras.metrics.Mean("loss"),
+                "gradient_norm": keras.metrics.Mean("gradient_norm"),
+            }
+            self.eval_metrics = {"loss": keras.metrics.Mean("loss")}
+            for metric in metrics:
+                self.train_metrics[_copy_metric(metric).name] = _copy_metric(metric)
+                copy = _copy_metric(metric)
+                self.eval_metrics[copy.name] = copy
+        self._train_function = None
+        self._eval_function = None
+
+    # -- the steps, per replica -------------------------------------------------
+
+    def _objective(self, y, y_pred):
+        """The scaled loss the gradients come from, and the unscaled data loss for the tracker."""
+        data_loss = self.loss(y, y_pred)
+        total = data_loss
+        if self.model.losses:
+            total = total + scale_loss_for_distribution(tf.add_n(self.model.losses))
+        return total, unscale_loss_for_distribution(data_loss)
+
+    def _update_metrics(self, metrics, y, y_pred, loss):
+        metrics["loss"].update_state(loss, sample_weight=tf.shape(y_pred)[0])
+        for name, metric in metrics.items():
+            if name not in ("loss", "gradient_norm"):
+                metric.update_state(y, y_pred)
+
+    def _replica_train_step(self, x, y):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            y_pred = self.model(x, training=True)
+            total, data_loss = self._objective(y, y_pred)
+        grads = tape.gradient(total, variables)
+        grads, norm = clip_by_global_norm(grads, self.clip_global_norm)
+        self.optimizer.apply(grads, variables)
+        self.train_metrics["gradient_norm"].update_state(norm)
+        self._update_metrics(self.train_metrics, y, y_pred, data_loss)
+
+    def _replica_eval_step(self, x, y):
+        y_pred = self.model(x, training=False)
+        _, data_loss = self._objective(y, y_pred)
+        self._update_metrics(self.eval_metrics, y, y_pred, data_loss)
+
+    def _make_function(self, replica_step: Callable):
+        step = tf.function(replica_step, jit_compile=True) if self.jit_compile else replica_step
+
+        @tf.function(reduce_retracing=True)
+        def distributed_step(batch):
+            x, y = batch
+            self.strategy.run(step, args=(x, y))
+
+        return distributed_step
+
+    # -- the loop ---------------------------------------------------------------
+
+    def _prepare(self, dataset: tf.data.Dataset) -> None:
+        with self.strategy.scope():
+            if not self.model.built:
+                x, _ = next(iter(dataset))
+                self.model(x)
+            if not self.optimizer.built:
+                self.optimizer.build(self.model.trainable_variables)
+        if self._train_function is None:
+            self._train_function = self._make_function(self._replica_train_step)
+            self._eval_function = self._make_function(self._replica_eval_step)
+
+    @staticmethod
+    def _steps(dataset: tf.data.Dataset) -> int | None:
+        cardinality = int(dataset.cardinality())
+        return cardinality if cardinality >= 0 else None
+
+    def evaluate(self, dataset: tf.data.Dataset) -> dict[str, float]:
+        """The mean loss and metrics over `dataset` (batched (x, y)), in inference mode."""
+        self._prepare(dataset)
+        for metric in self.eval_metrics.values():
+            metric.reset_state()
+        for batch in self.strategy.experimental_distribute_dataset(dataset):
+            self._eval_function(batch)
+        return {name: float(metric.result()) for name, metric in self.eval_metrics.items()}
+
+    def fit(
+        self,
+        dataset: tf.data.Dataset,
+        epochs: int = 1,
+        *,
+        validation_data: tf.data.Dataset | None = None,
+        run=None,
+        verbose: int = 1,
+        on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> dict[str, list[float]]:
+        """Trains for `epochs` passes over `dataset` (batched (x, y), shuffled by you).
+
+        Args:
+            dataset: the training batches; the loop does not shuffle or batch.
+            epochs: passes over `dataset`.
+            validation_data: batches evaluated after every epoch.
+            run: a `kerasdl.experiment.Run`; epoch scalars go to its "train"
+                and "validation" writers as epoch_<name> (the tags the Keras
+                TensorBoard callback uses, so curves of both overlay).
+            verbose: 1 shows a Keras Progbar per epoch, 0 is silent.
+            on_epoch_end: called with (epoch, logs) after each epoch.
+
+        Returns:
+            The history: {name: [value per epoch]}, validation entries prefixed "val_".
+        """
+        if epochs < 1:
+            raise ValueError(f"epochs must be a positive integer. Received: epochs={epochs}")
+        self._prepare(dataset)
+        distributed = self.strategy.experimental_distribute_dataset(dataset)
+        steps = self._steps(dataset)
+        history: dict[str, list[float]] = {}
+        for epoch in range(epochs):
+            for metric in self.train_metrics.values():
+                metric.reset_state()
+            progbar = keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=list(self.train_metrics))
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            seen = 0
+            for batch in distributed:
+                self._train_function(batch)
+                seen += 1
+                if verbose:
+                    values = [(n, float(m.result())) for n, m in self.train_metrics.items()]
+                    progbar.update(seen, values, finalize=False)
+            logs = {name: float(metric.result()) for name, metric in self.train_metrics.items()}
+            if not np.isfinite(logs["loss"]):
+                raise FloatingPointError(
+                    f"The training loss became {logs['loss']} in epoch {epoch + 1}: lower the learning rate "
+                    "or clip the gradients (clip_global_norm)."
+                )
+            if validation_data is not None:
+                logs.update({f"val_{name}": value for name, value in self.evaluate(validation_data).items()})
+            if verbose:
+                progbar.update(seen, [(n, v) for n, v in logs.items()], finalize=True)
+            if run is not None:
+                self._write(run, epoch, logs)
+            for name, value in logs.items():
+                history.setdefault(name, []).append(value)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, logs)
+        return history
+
+    def _write(self, run, epoch: int, logs: dict[str, float]) -> None:
+        learning_rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+        with run.writer("train").as_default():
+            for name, value in logs.items():
+                if not name.startswith("val_"):
+                    tf.summary.scalar(f"epoch_{name}", value, step=epoch)
+            tf.summary.scalar("epoch_learning_rate", learning_rate, step=epoch)
+        if any(name.startswith("val_") for name in logs):
+            with run.writer("validation").as_default():
+                for name, value in logs.items():
+                    if name.startswith("val_"):
+                        tf.summary.scalar(f"epoch_{name[4:]}", value, step=epoch)
+
+
+# ----------------------------------------------------------------------------- the train_step override
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class CustomStepModel(keras.Model):
+    """A `keras.Model` whose `train_step` clips by global norm and tracks the norm.
+
+    Build it like a functional model; `compile` and `fit` work as usual, with
+    one more metric, "gradient_norm" (the mean pre-clipping global norm of the
+    epoch), in the logs every callback sees.
+
+    Args:
+        clip_global_norm: clip the gradients to this global norm (None: only track it).
+        *args, **kwargs: what `keras.Model` takes (inputs, outputs, name).
+
+    Example:
+
+        inputs = keras.Input((784,))
+        outputs = keras.layers.Dense(10)(inputs)
+        model = CustomStepModel(inputs, outputs, clip_global_norm=1.0)
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, callbacks=[keras.callbacks.TensorBoard(run.dir)])
+    """
+
+    def __init__(self, *args, clip_global_norm: float | None = None, **kwargs):
+        _check_clip_norm(clip_global_norm)
+        super().__init__(*args, **kwargs)
+        self.clip_global_norm = clip_global_norm
+        self.gradient_norm_tracker = keras.metrics.Mean(name="gradient_norm")
+
+    def train_step(self, data):
+        # Keras 3, TensorFlow backend: the built-in train_step with the clipping inserted.
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        grads = tape.gradient(scaled_loss, variables)
+        grads, norm = clip_by_global_norm(grads, self.clip_global_norm)
+        self.optimizer.apply(grads, variables)
+        self.gradient_norm_tracker.update_state(norm)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(unscale_loss_for_distribution(loss), sample_weight=tf.shape(y_pred)[0])
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "clip_global_norm": self.clip_global_norm}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        clip_global_norm = config.pop("clip_global_norm", None)
+        model = super().from_config(config, custom_objects=custom_objects)
+        model.clip_global_norm = clip_global_norm
+        return model

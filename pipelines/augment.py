@@ -168,7 +168,9 @@ def _random_affine(images, seed, max_degrees: float, fill_mode: str, shear: bool
         matrices = image_ops.affine_matrices(
             angles, zeros, zeros, height=images.shape[1], width=images.shape[2]
         )
-    return image_ops.apply_affine(images, matrices, fill_mode=fill_mode.upper())
+    # ImageProjectiveTransformV3 returns unknown height and width in graph mode; the shape is unchanged.
+    resampled = image_ops.apply_affine(images, matrices, fill_mode=fill_mode.upper())
+    return tf.ensure_shape(resampled, images.shape)
 
 
 def random_rotation(images, seed, max_degrees: float = 10.0, fill_mode: str = "constant") -> tf.Tensor:

@@ -1,0 +1,123 @@
+"""Pictures of a classifier's mistakes, as uint8 arrays for `tf.summary.image`.
+
+Rendered with NumPy and Pillow (no plotting library): a confusion matrix
+(Course 3, Week 2: which classes are confused with which) and captioned grids
+of examples (the top losses, the error-analysis contact sheet, suspected
+label errors). Every function returns an RGB uint8 array [H, W, 3];
+`for_summary` adds the batch axis `tf.summary.image` wants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+BACKGROUND = (255, 255, 255)
+INK = (0, 0, 0)
+LINE_HEIGHT = 12
+
+
+def _font() -> ImageFont.ImageFont:
+    return ImageFont.load_default()
+
+
+def _to_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3):
+        raise ValueError(f"Images must be [H, W, 1] or [H, W, 3]. Received: shape={image.shape}")
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+def image_grid(
+    images: np.ndarray, captions: Sequence[str] | None = None, columns: int = 8, scale: int = 3
+) -> np.ndarray:
+    """Tiles images into one picture, each with its caption (lines split on "\\n") below.
+
+    Args:
+        images: uint8 [N, H, W, C] with C = 1 or 3 (N >= 1).
+        captions: one string per image, or None.
+        columns: tiles per row.
+        scale: integer upscaling of each tile (nearest neighbour), so small
+            images such as Fashion-MNIST stay readable.
+
+    Returns:
+        uint8 [rows * (scale H + caption), columns * (scale W + 4), 3].
+    """
+    images = np.asarray(images)
+    if len(images) == 0:
+        raise ValueError("image_grid needs at least one image. Received: 0 images")
+    if captions is not None and len(captions) != len(images):
+        raise ValueError(f"One caption per image. Received: {len(images)} images, {len(captions)} captions")
+    if columns < 1 or scale < 1:
+        raise ValueError(f"columns and scale must be positive. Received: columns={columns}, scale={scale}")
+    height, width = images.shape[1] * scale, images.shape[2] * scale
+    caption_lines = max((c.count("\n") + 1 for c in captions), default=0) if captions is not None else 0
+    tile_h, tile_w = height + caption_lines * LINE_HEIGHT + 4, width + 4
+    columns = min(columns, len(images))
+    rows = -(-len(images) // columns)
+    canvas = Image.new("RGB", (columns * tile_w, rows * tile_h), BACKGROUND)
+    draw, font = ImageDraw.Draw(canvas), _font()
+    for i, image in enumerate(images):
+        top, left = (i // columns) * tile_h, (i % columns) * tile_w
+        tile = np.kron(_to_rgb(image), np.ones((scale, scale, 1), dtype=np.uint8))
+        canvas.paste(Image.fromarray(tile), (left + 2, top + 2))
+        if captions is not None:
+            draw.multiline_text((left + 2, top + height + 3), captions[i], fill=INK, font=font, spacing=1)
+    return np.asarray(canvas)
+
+
+def confusion_matrix_image(matrix: np.ndarray, class_names: Sequence[str], cell: int = 36) -> np.ndarray:
+    """The confusion matrix as a heat map: rows true, columns predicted, counts written in the cells.
+
+    Each cell's darkness is its share of the row (the recall of the true
+    class on the diagonal, the confusion rate elsewhere); off-diagonal cells
+    are red, diagonal ones blue. Columns are labelled by class index, rows
+    by "index name".
+    """
+    matrix = np.asarray(matrix)
+    k = len(class_names)
+    if matrix.shape != (k, k):
+        raise ValueError(f"matrix must be [classes, classes]. Received: shape={matrix.shape} for {k} classes")
+    font = _font()
+    label_w = max(int(font.getlength(f"{i} {name}")) for i, name in enumerate(class_names)) + 8
+    header = 2 * LINE_HEIGHT + 4
+    canvas = Image.new("RGB", (label_w + k * cell + 2, header + k * cell + 2), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    draw.text((label_w, 0), "predicted", fill=INK, font=font)
+    rates = row_rates(matrix)
+    for i in range(k):
+        draw.text((2, header + i * cell + cell // 2 - 6), f"{i} {class_names[i]}", fill=INK, font=font)
+        draw.text((label_w + i * cell + cell // 2 - 4, LINE_HEIGHT + 2), str(i), fill=INK, font=font)
+        for j in range(k):
+            x0, y0 = label_w + j * cell, header + i * cell
+            draw.rectangle(
+                [x0, y0, x0 + cell, y0 + cell], fill=cell_colour(rates[i, j], i == j), outline=(200,) * 3
+            )
+            text = str(int(matrix[i, j]))
+            ink = BACKGROUND if rates[i, j] > 0.5 else INK
+            draw.text((x0 + (cell - font.getlength(text)) / 2, y0 + cell // 2 - 6), text, fill=ink, font=font)
+    return np.asarray(canvas)
+
+
+def row_rates(matrix: np.ndarray) -> np.ndarray:
+    """Each count divided by its row's total (0 for an empty row)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    totals = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+
+
+def cell_colour(rate: float, diagonal: bool) -> tuple[int, int, int]:
+    """White at rate 0, full blue (diagonal) or red (confusion) at rate 1."""
+    fade = int(round(255 * (1 - rate)))
+    return (fade, fade, 255) if diagonal else (255, fade, fade)
+
+
+def for_summary(image: np.ndarray) -> np.ndarray:
+    """[H, W, 3] -> [1, H, W, 3], the shape `tf.summary.image` takes."""
+    return np.asarray(image)[None]

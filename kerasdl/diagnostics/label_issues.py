@@ -1,0 +1,282 @@
+"""Incorrectly labeled data: find it with confident learning, fix it by the lesson's rule.
+
+Course 3, Week 2 ("Cleaning up incorrectly labeled data"): deep learning is
+robust to random label errors in the training set, not to systematic ones;
+in dev and test, count mislabeled examples as one more column of the error
+sheet and fix them when they are a large share of the errors. When fixing:
+
+- apply the same process to the dev and the test set, so they keep coming
+  from the same distribution (`apply_corrections` refuses to do one alone);
+- consider examples the model got right as well as those it got wrong;
+- train may then come from a slightly different distribution; that is fine.
+
+Finding candidates needs probabilities from a model that did not train on
+the example. For dev and test, the trained model's predictions already are
+such; for train, `out_of_fold_probabilities` trains one model per fold of a
+K-fold split with any Keras model builder. Confident learning (Northcutt,
+Jiang and Chuang, "Confident Learning: Estimating Uncertainty in Dataset
+Labels", JAIR 2021) then ranks the suspects: `cleanlab.filter.
+find_label_issues` estimates the joint distribution of given and true labels
+from per-class confidence thresholds and flags the examples whose given label
+is least likely, ordered by self-confidence p(given label | x).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from kerasdl.diagnostics.images import image_grid
+
+
+def inject_label_noise(
+    labels: np.ndarray, fraction: float, num_classes: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flips exactly round(fraction x N) labels, each to another class drawn uniformly.
+
+    For measuring label-error detection against a known truth.
+
+    Returns:
+        (noisy labels, boolean mask of the flipped examples).
+    """
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1]. Received: fraction={fraction}")
+    if num_classes < 2:
+        raise ValueError(f"Flipping a label needs at least 2 classes. Received: num_classes={num_classes}")
+    labels = np.asarray(labels).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    flipped = np.zeros(len(labels), dtype=bool)
+    flipped[rng.choice(len(labels), size=int(round(fraction * len(labels))), replace=False)] = True
+    noisy = labels.copy()
+    # Adding 1..K-1 modulo K lands on every other class with equal chance and never on the original.
+    noisy[flipped] = (labels[flipped] + rng.integers(1, num_classes, size=int(flipped.sum()))) % num_classes
+    return noisy, flipped
+
+
+def kfold_indices(n: int, folds: int, seed: int = 0) -> list[np.ndarray]:
+    """A seeded partition of range(n) into `folds` held-out index sets of near-equal size."""
+    if folds < 2 or folds > n:
+        raise ValueError(f"folds must be in [2, n]. Received: folds={folds}, n={n}")
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, folds)]
+
+
+def out_of_fold_probabilities(
+    build_model: Callable[[], keras.Model],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    folds: int = 5,
+    epochs: int = 3,
+    batch_size: int = 128,
+    seed: int = 0,
+    verbose: int = 0,
+) -> np.ndarray:
+    """Predicted probabilities for every example from a model that never saw it.
+
+    For each of the `folds` parts of a seeded K-fold split, a fresh model from
+    `build_model()` trains on the other parts and predicts the held-out one.
+
+    Args:
+        build_model: returns a new, compiled Keras model whose outputs are
+            class probabilities (softmax) and whose loss takes integer labels.
+        x: inputs [N, ...], as the model takes them (already preprocessed).
+        y: integer labels [N] (the given, possibly noisy, labels).
+        folds: K, at least 2.
+        epochs, batch_size: passed to `fit` for each fold.
+        seed: the fold assignment's seed (weights and shuffles follow the
+            global seeds; call `kerasdl.experiment.set_seeds` first for
+            reproducible probabilities).
+        verbose: `fit` verbosity.
+
+    Returns:
+        float32 [N, classes].
+    """
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have one entry per example. Received: {len(x)} and {len(y)}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1. Received: epochs={epochs}")
+    probs = None
+    for held in kfold_indices(len(y), folds, seed):
+        train = np.setdiff1d(np.arange(len(y)), held, assume_unique=True)
+        model = build_model()
+        model.fit(x[train], y[train], epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+        fold_probs = np.asarray(model.predict(x[held], batch_size=512, verbose=0), dtype=np.float32)
+        if fold_probs.ndim != 2 or not np.allclose(fold_probs.sum(axis=1), 1.0, atol=1e-3):
+            raise ValueError(
+                "build_model must return a model whose outputs are probabilities [N, classes] (softmax). "
+                f"Received outputs of shape {fold_probs.shape}, row sums {fold_probs.sum(axis=-1)[:3]}"
+            )
+        if probs is None:
+            probs = np.zeros((len(y), fold_probs.shape[1]), dtype=np.float32)
+        probs[held] = fold_probs
+    return probs
+
+
+@dataclass(frozen=True)
+class LabelIssues:
+    """Suspected label errors, most suspicious first.
+
+    Attributes:
+        indices: positions of the suspects, ranked by self-confidence
+            (lowest probability of the given label first).
+        given: the given label of each suspect.
+        suggested: the model's most likely class for each suspect.
+        self_confidence: p(given label | x) of each suspect.
+        size: number of examples examined.
+    """
+
+    indices: np.ndarray
+    given: np.ndarray
+    suggested: np.ndarray
+    self_confidence: np.ndarray
+    size: int
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Boolean [size]: True for the suspects."""
+        mask = np.zeros(self.size, dtype=bool)
+        mask[self.indices] = True
+        return mask
+
+    def top(self, k: int) -> LabelIssues:
+        """The `k` most suspicious."""
+        return LabelIssues(
+            self.indices[:k], self.given[:k], self.suggested[:k], self.self_confidence[:k], self.size
+        )
+
+    def to_markdown(self, class_names, ids: np.ndarray | None = None, k: int = 20) -> str:
+        """The `k` most suspicious as a Markdown table."""
+        lines = [
+            f"{len(self)} suspected label errors in {self.size} examples "
+            f"({100 * len(self) / max(self.size, 1):.2f}%).",
+            "",
+            "| rank | example | given label | suggested label | p(given) |",
+            "|---|---|---|---|---|",
+        ]
+        top = self.top(k)
+        for rank, (i, g, s, p) in enumerate(
+            zip(top.indices, top.given, top.suggested, top.self_confidence, strict=True)
+        ):
+            name = ids[i] if ids is not None else i
+            lines.append(f"| {rank + 1} | {name} | {class_names[g]} | {class_names[s]} | {p:.3f} |")
+        return "\n".join(lines)
+
+    def grid(self, images: np.ndarray, class_names, k: int = 24, columns: int = 8) -> np.ndarray:
+        """Thumbnails of the `k` most suspicious, captioned "given: <class> p(given)" / "model: <class>"."""
+        top = self.top(k)
+        captions = [
+            f"given: {class_names[g]} {p:.2f}\nmodel: {class_names[s]}"
+            for g, s, p in zip(top.given, top.suggested, top.self_confidence, strict=True)
+        ]
+        return image_grid(np.asarray(images)[top.indices], captions, columns=columns)
+
+
+def find_label_issues(labels: np.ndarray, probs: np.ndarray, **cleanlab_kwargs) -> LabelIssues:
+    """Ranks suspected label errors by confident learning (cleanlab).
+
+    Calls `cleanlab.filter.find_label_issues(labels, probs,
+    return_indices_ranked_by="self_confidence", ...)`; extra keyword
+    arguments (e.g. `filter_by="both"`) go to it.
+
+    Args:
+        labels: the given labels [N].
+        probs: out-of-sample predicted probabilities [N, classes]: held-out
+            predictions for dev/test, `out_of_fold_probabilities` for train.
+    """
+    from cleanlab.filter import find_label_issues as cleanlab_find_label_issues
+
+    labels = np.asarray(labels).astype(np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) != len(labels):
+        raise ValueError(
+            f"probs must be [N, classes] for N labels. Received: {probs.shape}, {len(labels)} labels"
+        )
+    cleanlab_kwargs.setdefault("return_indices_ranked_by", "self_confidence")
+    indices = np.asarray(cleanlab_find_label_issues(labels, probs, **cleanlab_kwargs), dtype=np.int64)
+    return LabelIssues(
+        indices=indices,
+        given=labels[indices],
+        suggested=probs[indices].argmax(axis=1),
+        self_confidence=probs[indices, labels[indices]],
+        size=len(labels),
+    )
+
+
+def detection_precision_recall(found: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Precision and recall of found label errors against the known ones.
+
+    Args:
+        found: boolean mask [N] of the examples flagged.
+        truth: boolean mask [N] of the examples really mislabeled.
+
+    Returns:
+        (|found and truth| / |found|, |found and truth| / |truth|); 0 when a
+        denominator is 0.
+    """
+    found, truth = np.asarray(found, dtype=bool), np.asarray(truth, dtype=bool)
+    if found.shape != truth.shape:
+        raise ValueError(
+            f"found and truth must be masks of one shape. Received: {found.shape} and {truth.shape}"
+        )
+    hits = int(np.sum(found & truth))
+    return (hits / found.sum() if found.any() else 0.0, hits / truth.sum() if truth.any() else 0.0)
+
+
+def apply_corrections(sources: Mapping[str, object], corrections: Mapping[str, Mapping[str, int]]) -> dict:
+    """Relabels examples by id, refusing to correct dev without test or test without dev.
+
+    Course 3, Week 2: "apply the same process to your dev and test sets to
+    make sure they continue to come from the same distribution." Reviewing
+    one and not the other would shift one of them; so if `corrections`
+    names "dev" it must name "test" too, and vice versa (an empty mapping
+    says "reviewed the same way, nothing to change"). Train may be corrected
+    or not.
+
+    Args:
+        sources: split name -> an `ImageSource` (anything with `ids`,
+            `labels` and `replace(labels=...)`).
+        corrections: split name -> {example id: corrected label}.
+
+    Returns:
+        A new dict of sources, the corrected ones relabelled, the others as given.
+    """
+    unknown = sorted(set(corrections) - set(sources))
+    if unknown:
+        raise ValueError(
+            f"Corrections for splits that are not given. Received: {unknown}; splits: {sorted(sources)}"
+        )
+    reviewed = {"dev", "test"} & set(corrections)
+    if len(reviewed) == 1:
+        (only,) = reviewed
+        other = ({"dev", "test"} - reviewed).pop()
+        raise ValueError(
+            "Apply the same correction process to the dev and the test set, so they keep coming from "
+            f"the same distribution: pass corrections for '{other}' too (an empty mapping if its review "
+            f"found nothing). Received corrections for: {sorted(corrections)} (only '{only}' of dev/test)"
+        )
+    result = dict(sources)
+    for name, changes in corrections.items():
+        source = sources[name]
+        position = {str(i): k for k, i in enumerate(source.ids)}
+        labels = np.array(source.labels, copy=True)
+        for example_id, label in changes.items():
+            if str(example_id) not in position:
+                raise ValueError(f"No example with this id in split '{name}'. Received: id={example_id!r}")
+            num_classes = len(getattr(source, "class_names", ())) or None
+            if (
+                not isinstance(label, (int, np.integer))
+                or label < 0
+                or (num_classes and label >= num_classes)
+            ):
+                raise ValueError(f"A corrected label is a class index. Received: {example_id!r} -> {label!r}")
+            labels[position[str(example_id)]] = label
+        result[name] = source.replace(labels=labels)
+    return result

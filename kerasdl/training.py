@@ -221,6 +221,7 @@ class TrainingLoop:
         *,
         validation_data: tf.data.Dataset | None = None,
         run=None,
+        log_prefix: str = "",
         verbose: int = 1,
         on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
     ) -> dict[str, list[float]]:
@@ -233,6 +234,8 @@ class TrainingLoop:
             run: a `kerasdl.experiment.Run`; epoch scalars go to its "train"
                 and "validation" writers as epoch_<name> (the tags the Keras
                 TensorBoard callback uses, so curves of both overlay).
+            log_prefix: writes to "<log_prefix>/train" and
+                "<log_prefix>/validation" instead, one pair per variant.
             verbose: 1 shows a Keras Progbar per epoch, 0 is silent.
             on_epoch_end: called with (epoch, logs) after each epoch.
 
@@ -269,22 +272,23 @@ class TrainingLoop:
             if verbose:
                 progbar.update(seen, [(n, v) for n, v in logs.items()], finalize=True)
             if run is not None:
-                self._write(run, epoch, logs)
+                self._write(run, epoch, logs, log_prefix)
             for name, value in logs.items():
                 history.setdefault(name, []).append(value)
             if on_epoch_end is not None:
                 on_epoch_end(epoch, logs)
         return history
 
-    def _write(self, run, epoch: int, logs: dict[str, float]) -> None:
+    def _write(self, run, epoch: int, logs: dict[str, float], prefix: str) -> None:
         learning_rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
-        with run.writer("train").as_default():
+        prefix = f"{prefix.strip('/')}/" if prefix else ""
+        with run.writer(f"{prefix}train").as_default():
             for name, value in logs.items():
                 if not name.startswith("val_"):
                     tf.summary.scalar(f"epoch_{name}", value, step=epoch)
             tf.summary.scalar("epoch_learning_rate", learning_rate, step=epoch)
         if any(name.startswith("val_") for name in logs):
-            with run.writer("validation").as_default():
+            with run.writer(f"{prefix}validation").as_default():
                 for name, value in logs.items():
                     if name.startswith("val_"):
                         tf.summary.scalar(f"epoch_{name[4:]}", value, step=epoch)

@@ -1,0 +1,47 @@
+"""Smoke test of experiments.initialization: a tiny run end to end, its tags and the lesson's signs."""
+
+import json
+
+import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from experiments import initialization
+
+QUICK = ["--train-size", "400", "--dev-size", "300", "--epochs", "1", "--depth", "3", "--width", "32"]
+
+
+def test_tiny_run_logs_curves_histograms_and_symmetry(fashion_mnist_all, logdir):
+    assert initialization.main(["--logdir", str(logdir), "--run-name", "smoke", *QUICK]) == 0
+    run_dir = logdir / "initialization" / "smoke"
+    results = json.loads((run_dir / "results.json").read_text())
+    for name in initialization.INITIALIZATIONS:
+        for split in ("train", "validation"):
+            tags = EventAccumulator(str(run_dir / name / split)).Reload().Tags()["tensors"]
+            assert {"epoch_loss", "epoch_accuracy"} <= set(tags)
+        layers = EventAccumulator(str(run_dir / name / "layers")).Reload()
+        tags = set(layers.Tags()["tensors"])
+        for layer in ("dense_1", "dense_3", "logits"):
+            kinds = ("weights", "gradients", "activations", "gradient_norm", "symmetry")
+            assert {f"{kind}/{layer}" for kind in kinds} <= tags
+        assert len(layers.Tensors("gradient_norm/dense_1")) == 2  # before training and after epoch 1
+    # The lesson's signs, measured before any training: zeros gives no gradient and identical units,
+    # large random gives gradients many orders of magnitude above He's.
+    assert results["zeros"]["first_layer_gradient_norm_at_init"] == 0.0
+    assert (
+        results["large"]["first_layer_gradient_norm_at_init"]
+        > 1e4 * results["he"]["first_layer_gradient_norm_at_init"]
+    )
+    zeros_layers = EventAccumulator(str(run_dir / "zeros" / "layers")).Reload()
+    assert all(
+        float(tf.make_ndarray(event.tensor_proto)) == 0.0
+        for event in zeros_layers.Tensors("symmetry/dense_2")
+    )
+    assert "summary" in EventAccumulator(str(run_dir / "summary")).Reload().Tags()["tensors"]
+
+
+def test_rejects_unknown_initialization(logdir, capsys):
+    try:
+        initialization.main(["--logdir", str(logdir), "--inits", "zeros,orthogonal"])
+    except SystemExit as exit:
+        assert exit.code == 2
+    assert "orthogonal" in capsys.readouterr().err

@@ -1,0 +1,192 @@
+"""A fast training recipe for Fashion-MNIST on a CPU, built from the lessons' levers.
+
+Course 2 and Course 4 give the levers; this module turns them into one
+configuration (`FastRecipe`) and one function (`build_fast_recipe`) that
+returns the compiled model, its optimizer and schedule, and the batch size:
+
+- Batch norm (Course 2, Week 3) lets a higher learning rate train stably.
+  Keras' `BatchNormalization` is several element-wise ops on the CPU, so the
+  recipe compiles the training step with XLA (`jit_compile=True`), which fuses
+  them (measured here: ~1.5x more images/s for the same network).
+- Adam (Course 2, Week 2) with a one-cycle learning rate (Course 2, Week 2,
+  "Learning rate decay"): a short linear warm-up to the peak rate, then a
+  cosine decay to almost zero at the end of the planned epochs. The rate is
+  a pure function of the step, so a resumed run is the same run.
+- Mini-batch size (Course 2, Week 2): 256, large enough to vectorize well
+  on two cores, small enough for many updates per epoch.
+- A small network: channels go up while height and width go down (Course 4,
+  Week 2's classic-network pattern), 3x3 "same" convolutions (VGG) and a
+  1x1-free flatten head.
+- Augmentation (Course 4, Week 2): horizontal flips (Fashion-MNIST's
+  clothes are left-right symmetric); off by default for short schedules,
+  where it slows the first epochs more than it helps.
+
+`benchmarks/time_to_accuracy.py` measures how fast this reaches 92% and 93%
+test accuracy next to a plain CNN with Keras' default settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak`, then cosine decay to `peak * final_fraction`.
+
+        warm-up (t < w):  lr(t) = peak * (start_fraction + (1 - start_fraction) * t / w)
+        decay   (t >= w): lr(t) = peak * (f + (1 - f) * (1 + cos(pi * min(1, (t - w) / (T - w)))) / 2)
+
+    with T = `total_steps`, w = `warmup_steps`, f = `final_fraction`.
+    Course 2, Week 2 ("Learning rate decay"): large steps early, small steps
+    near the end so the mini-batch noise settles near the minimum.
+
+    Args:
+        peak: the highest learning rate.
+        total_steps: T, the planned number of steps.
+        warmup_steps: w, steps of linear warm-up (0 for none).
+        start_fraction: the rate at step 0, as a fraction of `peak`.
+        final_fraction: the rate at step T and after, as a fraction of `peak`.
+    """
+
+    def __init__(
+        self,
+        peak: float,
+        total_steps: int,
+        warmup_steps: int = 0,
+        start_fraction: float = 0.1,
+        final_fraction: float = 0.01,
+    ):
+        if not peak > 0:
+            raise ValueError(f"peak must be > 0. Received: peak={peak}")
+        if not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(f"total_steps must be a positive integer. Received: total_steps={total_steps}")
+        if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < total_steps:
+            raise ValueError(
+                f"warmup_steps must be in [0, total_steps). Received: warmup_steps={warmup_steps}"
+            )
+        for name, value in (("start_fraction", start_fraction), ("final_fraction", final_fraction)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value}")
+        self.peak, self.total_steps, self.warmup_steps = float(peak), total_steps, warmup_steps
+        self.start_fraction, self.final_fraction = float(start_fraction), float(final_fraction)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warmup = float(max(self.warmup_steps, 1))
+        rising = self.peak * (self.start_fraction + (1.0 - self.start_fraction) * step / warmup)
+        progress = ops.clip(
+            (step - self.warmup_steps) / float(self.total_steps - self.warmup_steps), 0.0, 1.0
+        )
+        cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
+        falling = self.peak * (self.final_fraction + (1.0 - self.final_fraction) * cosine)
+        return ops.where(step < self.warmup_steps, rising, falling)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
+                "start_fraction": self.start_fraction, "final_fraction": self.final_fraction}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class FastRecipe:
+    """The recipe's settings; the defaults are the tuned ones.
+
+    Attributes:
+        filters: channels of the 3x3 convolutions, one per stage; a 2x2 max
+            pool follows every stage but the last.
+        batch_norm: batch norm after each convolution.
+        hidden_units: a hidden ReLU layer (with batch norm) before the logits; 0 for none.
+        batch_size: examples per mini-batch.
+        epochs: the planned length of the one-cycle schedule.
+        peak_learning_rate: Adam's highest learning rate.
+        warmup_fraction: share of the steps spent warming up.
+        flip: random horizontal flips (see `augmenter_spec`).
+        jit_compile: compile the training step with XLA.
+    """
+
+    filters: Sequence[int] = (16, 32, 64)
+    batch_norm: bool = True
+    hidden_units: int = 128
+    batch_size: int = 256
+    epochs: int = 5
+    peak_learning_rate: float = 3e-3
+    warmup_fraction: float = 0.1
+    flip: bool = False
+    jit_compile: bool = True
+
+    def __post_init__(self):
+        if not self.filters or not all(isinstance(f, int) and f > 0 for f in self.filters):
+            raise ValueError(f"filters must be positive integers. Received: filters={self.filters!r}")
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(
+                f"warmup_fraction must be in [0, 1). Received: warmup_fraction={self.warmup_fraction}"
+            )
+
+    @property
+    def augmenter_spec(self) -> str:
+        """The `pipelines.augment.Augmenter.from_spec` text for this recipe's augmentation."""
+        return "flip=0.5" if self.flip else "none"
+
+
+def fast_cnn(
+    filters: Sequence[int] = (16, 32, 64),
+    batch_norm: bool = True,
+    hidden_units: int = 0,
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    classes: int = 10,
+) -> keras.Model:
+    """The recipe's network: [3x3 conv -> (batch norm) -> ReLU -> 2x2 max pool] per stage, flatten,
+    an optional hidden layer, logits."""
+    layers = keras.layers
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for stage, count in enumerate(filters):
+        x = layers.Conv2D(count, 3, padding="same", use_bias=not batch_norm, name=f"conv{stage + 1}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"bn{stage + 1}")(x)
+        x = layers.ReLU()(x)
+        if stage < len(filters) - 1:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    if hidden_units:
+        x = layers.Dense(hidden_units, use_bias=not batch_norm, name="hidden")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name="bn_hidden")(x)
+        x = layers.ReLU()(x)
+    outputs = layers.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="fast_cnn")
+
+
+def build_fast_recipe(
+    recipe: FastRecipe = FastRecipe(), train_size: int = 60_000
+) -> tuple[keras.Model, keras.optimizers.Optimizer, OneCycle, int]:
+    """The compiled model, its optimizer, its learning-rate schedule and the batch size.
+
+    Args:
+        recipe: the settings.
+        train_size: training examples per epoch (sets the schedule's length).
+
+    Returns:
+        (model, optimizer, schedule, batch_size); the model is compiled with
+        sparse categorical cross-entropy on logits and accuracy.
+    """
+    steps = recipe.epochs * math.ceil(train_size / recipe.batch_size)
+    schedule = OneCycle(recipe.peak_learning_rate, steps, warmup_steps=int(recipe.warmup_fraction * steps))
+    optimizer = keras.optimizers.Adam(learning_rate=schedule)
+    model = fast_cnn(recipe.filters, recipe.batch_norm, recipe.hidden_units)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=recipe.jit_compile,
+    )
+    return model, optimizer, schedule, recipe.batch_size

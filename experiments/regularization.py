@@ -1,0 +1,185 @@
+"""Regularization: no regularization vs L2 vs inverted dropout on an overfitting network.
+
+Course 2, Week 1 ("Regularization", "Why regularization reduces
+overfitting", "Dropout regularization"). A wide three-layer network trains on
+a small slice of Fashion-MNIST, so it overfits: training error falls towards
+zero while dev error stalls, and the gap between them (the lesson's variance)
+grows. The same network, from the same initial weights, then trains with
+
+    L2:       J + lambda / (2m) * sum_l ||W[l]||_F^2   (kerasdl.regularizers.L2)
+    dropout:  a[l] * d[l] / keep_prob on hidden layers (kerasdl.layers.InvertedDropout)
+
+and both shrink the gap. The optimizer is gradient descent with momentum
+(kerasdl.optimizers.Momentum), under which L2 is plain weight decay as in
+the lesson (Adam's per-weight scaling weakens it). Measured with the
+default profile (seed 0, noisy on a shared CPU): final dev error 0.174 /
+0.167 / 0.165 and gap 0.174 / 0.156 / 0.123 for none / l2 / dropout.
+Training error is measured in inference mode (no
+dropout), as the lesson says to: "turn off dropout" when checking J.
+
+Run:
+    python -m experiments.regularization                    # ~2 min on 2 CPU cores (3 variants x 30 epochs)
+    python -m experiments.regularization --profile full     # 10,000 examples, 60 epochs
+    python -m experiments.regularization --lambd 5 --keep-prob 0.6
+    tensorboard --logdir logs/regularization
+
+In TensorBoard (Time Series / Scalars): "error" overlays the runs
+<variant>/train and <variant>/dev for none, l2 and dropout (regex-filter the
+runs to compare two); "gap" overlays dev minus train error per variant (the
+variance the regularizers attack); "weights/squared_norm" shows L2 shrinking
+sum ||W||_F^2; "loss" is the cross-entropy without the penalty. Text
+"summary" has the final table.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasdl.callbacks import EpochEvaluation
+from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.initializers import He
+from kerasdl.layers import Dense, InvertedDropout
+from kerasdl.optimizers import Momentum
+from kerasdl.regularizers import L2
+from pipelines.sources import SourceCorruptError, SourceMissingError
+from pipelines.subsets import small_train_dev
+
+EXPERIMENT = "regularization"
+VARIANTS = ("none", "l2", "dropout")
+PROFILES = {  # train_size, dev_size, epochs
+    "default": (2000, 2000, 30),
+    "full": (10000, 5000, 60),
+}
+
+
+def build_parser():
+    parser = experiment_parser(EXPERIMENT, __doc__)
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="default",
+        help="default: 2,000 training examples, 30 epochs; full: 10,000 examples, 60 epochs",
+    )
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
+    )
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="training examples (overrides the profile)"
+    )
+    parser.add_argument("--dev-size", type=int, default=None, help="dev examples (overrides the profile)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per variant (overrides the profile)")
+    parser.add_argument("--width", type=int, default=512, help="units in each of the two hidden layers")
+    parser.add_argument(
+        "--lambd",
+        type=float,
+        default=10.0,
+        help="L2 strength lambda in lambda / (2m) * sum ||W||^2, m = training examples",
+    )
+    parser.add_argument("--keep-prob", type=float, default=0.5, help="inverted dropout keep probability")
+    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=0.1,
+        help="learning rate alpha of gradient descent with momentum",
+    )
+    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
+    return parser
+
+
+def build_model(
+    variant: str, input_shape, num_classes: int, width: int, m: int, lambd: float, keep_prob: float
+):
+    """Flatten -> [Dense(width, relu) -> (dropout)] x 2 -> Dense(classes) -> softmax."""
+    regularizer = L2(lambda_=lambd, m=m) if variant == "l2" else None
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Flatten()(inputs)
+    for index in range(2):
+        x = Dense(
+            width, activation="relu", kernel_initializer=He(seed=index), kernel_regularizer=regularizer
+        )(x)
+        if variant == "dropout":
+            x = InvertedDropout(keep_prob, seed=index)(x)
+    outputs = Dense(
+        num_classes, activation="softmax", kernel_initializer=He(seed=9), kernel_regularizer=regularizer
+    )(x)
+    return keras.Model(inputs, outputs, name=f"mlp_{variant}")
+
+
+class WeightNorm(keras.callbacks.Callback):
+    """Logs sum_l ||W[l]||_F^2 over the kernels after each epoch (what L2 penalizes)."""
+
+    def __init__(self, writer):
+        super().__init__()
+        self.writer = writer
+
+    def on_epoch_end(self, epoch, logs=None):
+        norm = sum(float(np.sum(np.square(w.numpy()))) for w in self.model.weights if w.name == "kernel")
+        with self.writer.as_default():
+            tf.summary.scalar("weights/squared_norm", norm, step=epoch + 1)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    variants = [v for v in args.variants.split(",") if v]
+    if not variants or not set(variants) <= set(VARIANTS):
+        fail(f"--variants must be a comma-separated subset of {VARIANTS}; received {args.variants!r}")
+    train_size, dev_size, epochs = PROFILES[args.profile]
+    args.train_size, args.dev_size = args.train_size or train_size, args.dev_size or dev_size
+    args.epochs = args.epochs or epochs
+    if not 0 < args.keep_prob <= 1 or args.lambd < 0 or args.epochs < 1:
+        fail("--keep-prob must be in (0, 1], --lambd >= 0 and --epochs >= 1")
+    try:
+        data = small_train_dev(args.train_size, args.dev_size, args.batch_size, args.seed, args.data_dir)
+    except (SourceMissingError, SourceCorruptError, ValueError) as error:
+        fail(str(error))
+    run = start_run(EXPERIMENT, vars(args))
+    print(f"Run directory: {run.dir}\nm = {data.m} training examples; variants: {', '.join(variants)}")
+
+    results = {}
+    for variant in variants:
+        print(f"\n== {variant}")
+        keras.utils.set_random_seed(args.seed)  # the same initial weights and batches for every variant
+        model = build_model(
+            variant, data.input_shape, data.num_classes, args.width, data.m, args.lambd, args.keep_prob
+        )
+        model.compile(
+            optimizer=Momentum(args.learning_rate, beta=0.9),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=variant)
+        verbose = 1 if sys.stdout.isatty() else 2
+        model.fit(
+            data.train,
+            epochs=args.epochs,
+            shuffle=False,  # the dataset reshuffles itself every epoch
+            callbacks=[curves, WeightNorm(run.writer(variant))],
+            verbose=verbose,
+        )
+        results[variant] = {
+            "train_error": curves.history["train"]["error"][-1],
+            "dev_error": curves.history["dev"]["error"][-1],
+            "gap": curves.history["gap"][-1],
+            "max_gap": max(curves.history["gap"]),
+        }
+
+    header = "| variant | train error | dev error | gap (dev - train) |\n|---|---|---|---|\n"
+    rows = "".join(
+        f"| {v} | {r['train_error']:.3f} | {r['dev_error']:.3f} | {r['gap']:.3f} |\n"
+        for v, r in results.items()
+    )
+    print("\n" + header + rows)
+    with run.writer("summary").as_default():
+        tf.summary.text("summary", header + rows, step=args.epochs)
+    run.save_json("results.json", results)
+    run.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Small train / dev subsets of Fashion-MNIST for the Course 2 experiments.
+
+Course 2, Week 1 ("Train / dev / test sets", "Normalizing inputs"): the dev
+set comes from the same distribution as the training set, and both are
+standardized with the training set's mean and standard deviation. Small
+training sets are deliberate here: they make a wide network overfit in a
+few minutes on a CPU, which is what the regularization lessons need.
+
+Example:
+
+    data = small_train_dev(train_size=2000, dev_size=2000, batch_size=128, seed=0)
+    model.fit(data.train, epochs=10)
+    model.evaluate(data.dev)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from pipelines.datasets import to_dataset
+from pipelines.normalize import Standardizer
+from pipelines.sources import fashion_mnist
+from pipelines.splits import split_by_hash
+
+
+@dataclass
+class SmallData:
+    """The datasets of one experiment.
+
+    Attributes:
+        train: shuffled training batches (for `fit`).
+        train_eval: the same training examples, unshuffled, for measuring
+            training error in inference mode (dropout off, BN moving stats).
+        dev: the dev batches.
+        m: the number of training examples (the lesson's m, e.g. for L2).
+        input_shape: the shape of one image.
+        num_classes: the number of classes.
+    """
+
+    train: tf.data.Dataset
+    train_eval: tf.data.Dataset
+    dev: tf.data.Dataset
+    m: int
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+
+def small_train_dev(
+    train_size: int, dev_size: int, batch_size: int, seed: int = 0, data_dir: str | None = None
+) -> SmallData:
+    """About `train_size` training and `dev_size` dev examples of Fashion-MNIST.
+
+    Examples are assigned by a hash of their identity (salted with `seed`),
+    so the subsets are disjoint and the same on every machine; their sizes
+    are within a few percent of the requested ones. `batch_size=None`
+    is not allowed: pass `train_size` for batch gradient descent.
+
+    Raises:
+        pipelines.sources.SourceMissingError: the dataset is not installed.
+        ValueError: sizes that are not positive or do not fit in 70,000.
+    """
+    pool = fashion_mnist("all", data_dir=data_dir)
+    for name, value in (("train_size", train_size), ("dev_size", dev_size), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    if train_size + dev_size > len(pool):
+        raise ValueError(
+            f"train_size + dev_size must be at most {len(pool)}. "
+            f"Received: train_size={train_size}, dev_size={dev_size}"
+        )
+    fractions = {"train": train_size / len(pool), "dev": dev_size / len(pool)}
+    fractions["rest"] = max(0.0, 1.0 - fractions["train"] - fractions["dev"])
+    parts = split_by_hash(pool, fractions, salt=f"small_train_dev/{seed}")
+    train, dev = parts["train"], parts["dev"]
+    standardizer = Standardizer.fit(train.images)
+    return SmallData(
+        train=to_dataset(train, batch_size, shuffle=True, seed=seed, standardizer=standardizer),
+        train_eval=to_dataset(train, 1024, standardizer=standardizer),
+        dev=to_dataset(dev, 1024, standardizer=standardizer),
+        m=len(train),
+        input_shape=train.image_shape,
+        num_classes=train.num_classes,
+    )

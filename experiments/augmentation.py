@@ -58,7 +58,7 @@ from pipelines.splits import split_by_hash
 
 EXPERIMENT = "augmentation"
 # name: (train images, dev images, test images, epochs)
-PROFILES = {"quick": (12_000, 2_000, 10_000, 4), "full": (50_000, 10_000, 10_000, 15)}
+PROFILES = {"quick": (4_000, 2_000, 10_000, 10), "full": (50_000, 10_000, 10_000, 15)}
 DEFAULT_AUGMENT = "crop=0,flip=0.5,rotation=5,color_shift=10"
 
 
@@ -69,7 +69,7 @@ def build_parser():
         "--profile",
         choices=sorted(PROFILES),
         default="quick",
-        help="sizes and epochs: quick (12k images, 4 epochs) or full (50k images, 15 epochs)",
+        help="sizes and epochs: quick (4k images, 10 epochs) or full (50k images, 15 epochs)",
     )
     data.add_argument(
         "--data-dir", default=None, help="folder with the Fashion-MNIST IDX files (default: Debian's)"

@@ -221,7 +221,8 @@ class MultiCropReport:
         right_to_wrong: images the centre crop got right and multi-crop wrong.
         wrong_to_right: images the centre crop got wrong and multi-crop right.
         single_seconds, multi_seconds: prediction time over all images
-            (after one warm-up batch, so tracing is not counted).
+            (after one warm-up batch, so tracing is not counted), with the
+            same number of crops per forward pass.
         time_ratio: multi_seconds / single_seconds.
     """
 
@@ -261,7 +262,9 @@ def evaluate_multicrop(
         labels: int class indices [N].
         crop_size: (h, w) the classifier takes.
         layout, aggregate, from_logits: see `MultiCropClassifier`.
-        batch_size: images per forward pass (the classifier sees batch_size * N crops).
+        batch_size: crops per forward pass: the single crop runs batch_size
+            images at a time, the multi-crop batch_size // N images of N crops
+            each, so the network works on batches of the same size.
     """
     images, labels = np.asarray(images), np.asarray(labels)
     if len(images) != len(labels) or len(images) == 0:
@@ -272,7 +275,8 @@ def evaluate_multicrop(
     single = MultiCropClassifier(classifier, image_size, crop_size, "1", aggregate, from_logits)
     multi = MultiCropClassifier(classifier, image_size, crop_size, layout, aggregate, from_logits)
     single_scores, single_seconds = timed_predict(single, images, batch_size)
-    multi_scores, multi_seconds = timed_predict(multi, images, batch_size)
+    # The same number of crops per forward pass as the single crop: batch_size // N images of N crops.
+    multi_scores, multi_seconds = timed_predict(multi, images, max(1, batch_size // len(multi.layout)))
     single_right = single_scores.argmax(-1) == labels
     multi_right = multi_scores.argmax(-1) == labels
     return MultiCropReport(

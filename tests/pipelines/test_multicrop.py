@@ -151,7 +151,7 @@ class TestEvaluateMulticrop:
         rng = np.random.default_rng(3)
         images = rng.normal(size=(64, 8, 8, 2)).astype(np.float32)
         labels = rng.integers(0, 3, size=64)
-        report = evaluate_multicrop(classifier, images, labels, (6, 6), "10", batch_size=16)
+        report = evaluate_multicrop(classifier, images, labels, (6, 6), "10", batch_size=40)
         centre = classifier.predict(images[:, 1:7, 1:7], verbose=0).argmax(-1) == labels
         multi = (
             MultiCropClassifier(classifier, (8, 8), (6, 6), "10").predict(images, verbose=0).argmax(-1)

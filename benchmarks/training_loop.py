@@ -1,0 +1,122 @@
+"""The from-scratch training loop vs `model.fit`: seconds per epoch, as a ratio.
+
+`kerasdl.training.TrainingLoop` should cost no more than Keras' own loop
+(goal: ratio <= 1.00). Both train the same model (a Fashion-MNIST MLP,
+784-256-128-10, or a small CNN with --model cnn) on the same standardized
+tf.data batches with the same optimizer and batch size, silently (verbose 0),
+with XLA off and then on (`compile(jit_compile=...)` vs
+`TrainingLoop(jit_compile=...)`). The first epoch of every call (tracing,
+compiling, caching) is excluded; the two loops alternate in rounds so that
+load on a shared machine hits both alike, and each figure is the median of
+the per-epoch times. Numbers from a loaded machine are noisy: compare the
+ratios, not the seconds.
+
+Run:
+    python benchmarks/training_loop.py                 # about 2-4 minutes on 2 CPU cores
+    python benchmarks/training_loop.py --model cnn --rounds 3
+
+Output, one `name: value` line per figure:
+    custom_loop_vs_fit_epoch_time_ratio_jit_off, custom_loop_vs_fit_epoch_time_ratio_jit_on,
+    and the median epoch seconds behind them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from kerasdl.experiment import set_seeds
+from kerasdl.training import TrainingLoop
+from pipelines.datasets import to_dataset
+from pipelines.normalize import Standardizer
+from pipelines.sources import fashion_mnist
+
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def build_model(kind: str) -> keras.Model:
+    if kind == "mlp":
+        layers = [keras.layers.Flatten(), keras.layers.Dense(256, activation="relu"),
+                  keras.layers.Dense(128, activation="relu")]  # fmt: skip
+    else:
+        layers = [keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
+                  keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
+                  keras.layers.Flatten(), keras.layers.Dense(64, activation="relu")]  # fmt: skip
+    return keras.Sequential([keras.Input((28, 28, 1)), *layers, keras.layers.Dense(10)])
+
+
+class _EpochEnds(keras.callbacks.Callback):
+    def __init__(self, times):
+        super().__init__()
+        self.times = times
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter())
+
+
+def epoch_seconds(ends: list[float], start: float) -> list[float]:
+    """Per-epoch durations from epoch-end timestamps, the first (warm-up) epoch dropped."""
+    return list(np.diff([start, *ends])[1:])
+
+
+def measure(kind: str, dataset: tf.data.Dataset, jit: bool, rounds: int, epochs: int) -> tuple[float, float]:
+    """Median epoch seconds of (model.fit, TrainingLoop), alternating in rounds."""
+    set_seeds(0)
+    fit_model = build_model(kind)
+    fit_model.compile(keras.optimizers.Adam(1e-3), LOSS, jit_compile=jit)
+    loop_model = build_model(kind)
+    loop = TrainingLoop(loop_model, keras.optimizers.Adam(1e-3), LOSS, jit_compile=jit)
+    fit_times, loop_times = [], []
+    for _ in range(rounds):
+        ends: list[float] = []
+        start = time.perf_counter()
+        fit_model.fit(dataset, epochs=epochs + 1, verbose=0, shuffle=False, callbacks=[_EpochEnds(ends)])
+        fit_times += epoch_seconds(ends, start)
+        ends = []
+        start = time.perf_counter()
+        loop.fit(
+            dataset,
+            epochs=epochs + 1,
+            verbose=0,
+            on_epoch_end=lambda *_, ends=ends: ends.append(time.perf_counter()),
+        )
+        loop_times += epoch_seconds(ends, start)
+    return float(np.median(fit_times)), float(np.median(loop_times))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="the model both loops train")
+    parser.add_argument("--images", type=int, default=20000, help="training images per epoch")
+    parser.add_argument("--batch-size", type=int, default=128, help="batch size of both loops")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of fit and the custom loop")
+    parser.add_argument(
+        "--epochs", type=int, default=2, help="timed epochs per round (after one warm-up epoch)"
+    )
+    args = parser.parse_args(argv)
+    source = fashion_mnist("train")
+    source = source.take(np.arange(min(args.images, len(source))))
+    dataset = to_dataset(source, args.batch_size, standardizer=Standardizer.fit(source.images))
+    for _ in dataset:  # fill the cache once, outside every measurement
+        pass
+    for jit in (False, True):
+        suffix = "jit_on" if jit else "jit_off"
+        fit_seconds, loop_seconds = measure(args.model, dataset, jit, args.rounds, args.epochs)
+        print(f"fit_epoch_seconds_{suffix}: {fit_seconds:.3f}")
+        print(f"custom_loop_epoch_seconds_{suffix}: {loop_seconds:.3f}")
+        print(f"custom_loop_vs_fit_epoch_time_ratio_{suffix}: {loop_seconds / fit_seconds:.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

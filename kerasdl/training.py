@@ -46,9 +46,27 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.src.losses.loss import scale_loss_for_distribution, unscale_loss_for_distribution
 
 # ----------------------------------------------------------------------------- shared pieces
+
+
+def _replicas() -> int:
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def scale_for_replicas(loss: tf.Tensor) -> tf.Tensor:
+    """loss / number of replicas: what each replica contributes, since the optimizer sums over replicas.
+
+    Keras losses already divide by it; regularization losses need it here.
+    """
+    replicas = _replicas()
+    return loss if replicas == 1 else loss / tf.cast(replicas, loss.dtype)
+
+
+def unscale_for_replicas(loss: tf.Tensor) -> tf.Tensor:
+    """The inverse of `scale_for_replicas`: the replica's own mean loss, for logging."""
+    replicas = _replicas()
+    return loss if replicas == 1 else loss * tf.cast(replicas, loss.dtype)
 
 
 def clip_by_global_norm(grads: Sequence[tf.Tensor], clip_norm: float | None) -> tuple[list, tf.Tensor]:
@@ -142,8 +160,7 @@ class TrainingLoop:
                 self.train_metrics[_copy_metric(metric).name] = _copy_metric(metric)
                 copy = _copy_metric(metric)
                 self.eval_metrics[copy.name] = copy
-        self._train_function = None
-        self._eval_function = None
+        self._functions: dict[tuple[str, str], Callable] = {}
 
     # -- the steps, per replica -------------------------------------------------
 
@@ -152,8 +169,8 @@ class TrainingLoop:
         data_loss = self.loss(y, y_pred)
         total = data_loss
         if self.model.losses:
-            total = total + scale_loss_for_distribution(tf.add_n(self.model.losses))
-        return total, unscale_loss_for_distribution(data_loss)
+            total = total + scale_for_replicas(tf.add_n(self.model.losses))
+        return total, unscale_for_replicas(data_loss)
 
     def _update_metrics(self, metrics, y, y_pred, loss):
         metrics["loss"].update_state(loss, sample_weight=tf.shape(y_pred)[0])
@@ -177,15 +194,42 @@ class TrainingLoop:
         _, data_loss = self._objective(y, y_pred)
         self._update_metrics(self.eval_metrics, y, y_pred, data_loss)
 
-    def _make_function(self, replica_step: Callable):
-        step = tf.function(replica_step, jit_compile=True) if self.jit_compile else replica_step
+    def _function(self, kind: str, distributed):
+        """The compiled step for this dataset's element spec.
 
-        @tf.function(reduce_retracing=True)
-        def distributed_step(batch):
-            x, y = batch
-            self.strategy.run(step, args=(x, y))
+        Like Keras' own trainer, the function takes the iterator and calls
+        `next` inside the graph, so batches never round-trip through Python;
+        it is traced once per element spec (the batch dimension is None, so
+        a ragged last batch needs no new trace).
+        """
+        key = (kind, repr(distributed.element_spec))
+        if key not in self._functions:
+            replica_step = self._replica_train_step if kind == "train" else self._replica_eval_step
+            step = tf.function(replica_step, jit_compile=True) if self.jit_compile else replica_step
 
-        return distributed_step
+            @tf.function
+            def step_on_iterator(iterator):
+                x, y = next(iterator)
+                self.strategy.run(step, args=(x, y))
+
+            self._functions[key] = step_on_iterator
+        return self._functions[key]
+
+    def _run_epoch(
+        self, step, distributed, steps: int | None, after_step: Callable[[int], None] | None = None
+    ):
+        """Runs `step` over one pass of `distributed`; returns the number of steps taken."""
+        iterator = iter(distributed)
+        taken = 0
+        while steps is None or taken < steps:
+            try:
+                step(iterator)
+            except (StopIteration, tf.errors.OutOfRangeError):
+                break
+            taken += 1
+            if after_step is not None:
+                after_step(taken)
+        return taken
 
     # -- the loop ---------------------------------------------------------------
 
@@ -196,9 +240,6 @@ class TrainingLoop:
                 self.model(x)
             if not self.optimizer.built:
                 self.optimizer.build(self.model.trainable_variables)
-        if self._train_function is None:
-            self._train_function = self._make_function(self._replica_train_step)
-            self._eval_function = self._make_function(self._replica_eval_step)
 
     @staticmethod
     def _steps(dataset: tf.data.Dataset) -> int | None:
@@ -210,8 +251,8 @@ class TrainingLoop:
         self._prepare(dataset)
         for metric in self.eval_metrics.values():
             metric.reset_state()
-        for batch in self.strategy.experimental_distribute_dataset(dataset):
-            self._eval_function(batch)
+        distributed = self.strategy.experimental_distribute_dataset(dataset)
+        self._run_epoch(self._function("eval", distributed), distributed, self._steps(dataset))
         return {name: float(metric.result()) for name, metric in self.eval_metrics.items()}
 
     def fit(
@@ -246,6 +287,7 @@ class TrainingLoop:
             raise ValueError(f"epochs must be a positive integer. Received: epochs={epochs}")
         self._prepare(dataset)
         distributed = self.strategy.experimental_distribute_dataset(dataset)
+        train_step = self._function("train", distributed)
         steps = self._steps(dataset)
         history: dict[str, list[float]] = {}
         for epoch in range(epochs):
@@ -254,13 +296,12 @@ class TrainingLoop:
             progbar = keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=list(self.train_metrics))
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
-            seen = 0
-            for batch in distributed:
-                self._train_function(batch)
-                seen += 1
-                if verbose:
-                    values = [(n, float(m.result())) for n, m in self.train_metrics.items()]
-                    progbar.update(seen, values, finalize=False)
+
+            def show(taken, progbar=progbar):
+                values = [(n, float(m.result())) for n, m in self.train_metrics.items()]
+                progbar.update(taken, values, finalize=False)
+
+            seen = self._run_epoch(train_step, distributed, steps, show if verbose else None)
             logs = {name: float(metric.result()) for name, metric in self.train_metrics.items()}
             if not np.isfinite(logs["loss"]):
                 raise FloatingPointError(
@@ -338,7 +379,7 @@ class CustomStepModel(keras.Model):
         self.gradient_norm_tracker.update_state(norm)
         for metric in self.metrics:
             if metric.name == "loss":
-                metric.update_state(unscale_loss_for_distribution(loss), sample_weight=tf.shape(y_pred)[0])
+                metric.update_state(unscale_for_replicas(loss), sample_weight=tf.shape(y_pred)[0])
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def get_config(self):

@@ -66,6 +66,8 @@ class TestTrainingLoop:
         history = loop.fit(_dataset(), epochs=3, verbose=0)
         _assert_same_weights(model, reference, atol=1e-6)
         np.testing.assert_allclose(history["loss"], reference_history["loss"], rtol=1e-6)
+        # One trace for full and ragged batches alike (the signature has a None batch dimension).
+        assert [f.experimental_get_tracing_count() for f in loop._functions.values()] == [1]
         # The weights moved: the comparison is not between two untrained models.
         assert np.abs(model.get_weights()[0] - _sequential().get_weights()[0]).max() > 1e-2
 

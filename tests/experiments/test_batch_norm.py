@@ -1,0 +1,44 @@
+"""Smoke test: experiments.batch_norm end to end on a tiny subset."""
+
+import json
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from experiments import batch_norm
+from kerasdl.layers import BatchNorm, Dense
+
+
+def tags(path):
+    return set(EventAccumulator(str(path)).Reload().Tags()["tensors"])
+
+
+def test_runs_both_variants_and_logs_overlaid_curves(fashion_mnist_all, logdir):
+    argv = ["--logdir", str(logdir), "--run-name", "smoke", "--train-size", "300", "--dev-size", "200",
+            "--epochs", "2", "--learning-rates", "0.05", "--depth", "2", "--width", "16"]  # fmt: skip
+    assert batch_norm.main(argv) == 0
+    run_dir = logdir / "batch_norm" / "smoke"
+    for name in ("plain_lr0.05", "batch_norm_lr0.05"):
+        assert {"loss", "error"} <= tags(run_dir / name / "train")
+        assert {"loss", "error"} <= tags(run_dir / name / "dev")
+        assert "gap" in tags(run_dir / name)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert {r["variant"] for r in results.values()} == set(batch_norm.VARIANTS)
+    assert not any(r["diverged"] for r in results.values())
+    assert "summary" in tags(run_dir / "summary")
+
+
+def test_batch_norm_variant_drops_the_redundant_bias():
+    model = batch_norm.build_model("batch_norm", (28, 28, 1), 10, depth=3, width=8, momentum=0.9)
+    hidden = [layer for layer in model.layers if isinstance(layer, Dense)][:-1]
+    assert len(hidden) == 3 and not any(layer.use_bias for layer in hidden)
+    assert sum(isinstance(layer, BatchNorm) for layer in model.layers) == 3
+    plain = batch_norm.build_model("plain", (28, 28, 1), 10, depth=3, width=8, momentum=0.9)
+    assert not any(isinstance(layer, BatchNorm) for layer in plain.layers)
+
+
+def test_bad_learning_rates_are_one_clear_line(logdir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        batch_norm.main(["--logdir", str(logdir), "--learning-rates", "fast"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: --learning-rates must be")

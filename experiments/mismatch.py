@@ -15,11 +15,20 @@ train, train-dev, dev and test error and the lesson's decomposition:
     data mismatch  = dev - train-dev,       overfitting to dev = test - dev
 
 At the end it prints (and logs as text) the next step the lesson's chart
-recommends. Try `--synthesis-strength 0` (no mismatch) against the default, or
-`--synthesize-train 0.5` (the lesson's fix: make training data look like dev).
+recommends, then carries out error analysis on dev (Week 2): automatic tags
+(blurry, low contrast, confused pairs, suspected wrong label) with the share of
+errors and the ceiling of each, a CSV of 100 sampled errors plus a contact
+sheet to tag by hand, and suspected label errors in dev and test (held-out
+predictions) and in a train subset (K-fold out-of-fold predictions), ranked by
+confident learning. Try `--synthesis-strength 0` (no mismatch) against the
+default, `--synthesize-train 0.5` (the lesson's fix: make training data look
+like dev), or `--inject-label-noise 0.05` (flip 5% of dev and test labels and
+see how many of them the label-issue ranking finds).
 
 Run:
     python -m experiments.mismatch                  # default profile, ~3-5 min on 2 cores
+    python -m experiments.mismatch --inject-label-noise 0.05   # measure label-error detection
+    python -m experiments.mismatch --label-issue-folds 0       # skip the K-fold pass over train
     python -m experiments.mismatch --epochs 12      # longer
     python -m experiments.mismatch --source tfds:cifar10 --download   # another dataset
     tensorboard --logdir logs/mismatch
@@ -28,23 +37,38 @@ In TensorBoard: Time Series / Scalars "error" overlays the runs train,
 train_dev, dev and test; "decomposition/*" shows avoidable bias, variance,
 data mismatch and overfitting to dev per epoch; Text "summary" has the final
 table and recommendation; Images "examples" shows source A beside source B.
+Run "error_analysis": Text "error_analysis/dev/tags" (the lesson's sheet:
+% of errors per tag, ceiling), Images "error_analysis/dev/confusion_matrix"
+and "error_analysis/dev/top_losses", scalars F1 macro/micro. Run
+"label_issues": Text and Images "label_issues/<split>/..." (dev, test,
+train_subset), with precision/recall when labels were flipped on purpose.
+The run directory also holds error_analysis/dev_errors.csv and .png: fill in
+the CSV's tag columns and read it back with kerasdl.diagnostics.import_sheet.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import asdict
 
 import keras
 import tensorflow as tf
 
-from kerasdl.diagnostics import DecompositionCallback
+from kerasdl.diagnostics import (
+    DecompositionCallback,
+    inference_ms_per_example,
+    inject_label_noise,
+    out_of_fold_probabilities,
+    tag_table,
+)
+from kerasdl.diagnostics.report import log_error_analysis, log_label_issues
 from kerasdl.distribute import is_chief, make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
 from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, load_source
-from pipelines.splits import mismatched_split, split_by_hash
+from pipelines.splits import MismatchedSplit, mismatched_split, split_by_hash
 from pipelines.synthesis import PhoneCamera, camera_config, phone_camera
 
 EXPERIMENT = "mismatch"
@@ -131,6 +155,39 @@ def build_parser():
         help="human-level error, the proxy for Bayes error: a fraction, 'best-published' "
         "(1-0.969) or 'crowd' (1-0.835, crowd-sourced non-experts)",
     )
+    diag.add_argument(
+        "--error-sample",
+        type=int,
+        default=100,
+        help="misclassified dev examples exported to error_analysis/dev_errors.csv (+ contact sheet .png) "
+        "for tagging by hand",
+    )
+    diag.add_argument(
+        "--inject-label-noise",
+        type=float,
+        default=0.0,
+        help="share of dev and test labels flipped to another class (seeded) before training, to measure "
+        "the precision and recall of label-error detection; 0 keeps the labels",
+    )
+    diag.add_argument(
+        "--label-issue-folds",
+        type=int,
+        default=3,
+        help="K of the K-fold training that gives out-of-fold probabilities for label issues in a train "
+        "subset; 0 skips train (dev and test always use the trained model's held-out predictions)",
+    )
+    diag.add_argument(
+        "--label-issue-train-size",
+        type=int,
+        default=6000,
+        help="examples of the hash-chosen train subset checked for label issues (K-fold cost grows with it)",
+    )
+    diag.add_argument(
+        "--label-issue-epochs",
+        type=int,
+        default=2,
+        help="epochs of each K-fold model (cheaper than the main run)",
+    )
     return parser
 
 
@@ -168,6 +225,69 @@ def build_model(input_shape, num_classes: int, width: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="small_cnn")
 
 
+def compiled_model(args, split: MismatchedSplit) -> keras.Model:
+    """The small CNN compiled as the job trains it (the main run and every K-fold model)."""
+    model = build_model(split.train.image_shape, split.train.num_classes, args.width)
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def inject_noise(args, split: MismatchedSplit) -> tuple[MismatchedSplit, dict]:
+    """Flips `--inject-label-noise` of the dev and test labels; returns the split and the flip masks."""
+    if not args.inject_label_noise:
+        return split, {}
+    parts, flipped = split.as_dict(), {}
+    for offset, name in enumerate(("dev", "test")):
+        part = parts[name]
+        labels, flipped[name] = inject_label_noise(
+            part.labels, args.inject_label_noise, part.num_classes, seed=args.seed + offset
+        )
+        parts[name] = part.replace(labels=labels)
+    return MismatchedSplit(**parts), flipped
+
+
+def report_label_issues(args, run, split: MismatchedSplit, probs: dict, flipped: dict, standardizer) -> tuple:
+    """Suspected label errors in dev and test (held-out predictions) and a train subset (K-fold)."""
+    writer, step, scores, masks = run.writer("label_issues"), args.epochs, {}, {}
+    parts, probs = {"dev": split.dev, "test": split.test}, dict(probs)
+    if args.label_issue_folds:
+        train = split.train
+        if len(train) > args.label_issue_train_size:
+            share = args.label_issue_train_size / len(train)
+            subsets = split_by_hash(
+                train, {"kfold": share, "rest": 1 - share}, salt=f"label-issues/{args.seed}"
+            )
+            train = subsets["kfold"]
+        probs["train_subset"] = out_of_fold_probabilities(
+            lambda: compiled_model(args, split),
+            standardizer(train.images),
+            train.labels,
+            folds=args.label_issue_folds,
+            epochs=args.label_issue_epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        )
+        parts["train_subset"] = train
+    for name, part in parts.items():
+        issues, scores[name] = log_label_issues(
+            writer,
+            step,
+            part.images,
+            part.labels,
+            probs[name],
+            part.class_names,
+            split=name,
+            ids=part.ids,
+            truth=flipped.get(name),
+        )
+        masks[name] = issues.mask
+    return scores, masks
+
+
 def log_examples(run, source_a: ImageSource, source_b: ImageSource, count: int = 8) -> None:
     with run.writer("examples").as_default():
         tf.summary.image("examples/source_A", source_a.images[:count], step=0, max_outputs=count)
@@ -180,8 +300,13 @@ def main(argv=None) -> int:
         value = getattr(args, name)
         if not 0 <= value <= 1:
             fail(f"--{name.replace('_', '-')} must be in [0, 1]; received {value}")
-    if args.epochs < 1:
-        fail(f"--epochs must be at least 1; received {args.epochs}")
+    if not 0 <= args.inject_label_noise <= 1:
+        fail(f"--inject-label-noise must be in [0, 1]; received {args.inject_label_noise}")
+    for name in ("epochs", "error_sample", "label_issue_train_size", "label_issue_epochs"):
+        if getattr(args, name) < 1:
+            fail(f"--{name.replace('_', '-')} must be at least 1; received {getattr(args, name)}")
+    if args.label_issue_folds == 1 or args.label_issue_folds < 0:
+        fail(f"--label-issue-folds must be 0 (skip) or at least 2; received {args.label_issue_folds}")
     started = time.time()
     try:
         source_a, source_b = make_sources(args)
@@ -191,6 +316,7 @@ def main(argv=None) -> int:
     split = mismatched_split(
         source_a, source_b, args.b_train_share, args.train_dev_fraction, salt=f"mismatch/{args.seed}"
     )
+    split, flipped = inject_noise(args, split)
     print(f"Run directory: {run.dir}\n{split.report()}")
     standardizer = Standardizer.fit(split.train.images)
     data_description = {
@@ -218,12 +344,7 @@ def main(argv=None) -> int:
 
     strategy = make_strategy(args.strategy)
     with strategy.scope():
-        model = build_model(split.train.image_shape, split.train.num_classes, args.width)
-        model.compile(
-            optimizer=keras.optimizers.Adam(args.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        model = compiled_model(args, split)
     diagnostics = DecompositionCallback(evaluate, args.human_error, run)
     train = to_dataset(split.train, args.batch_size, shuffle=True, seed=args.seed, standardizer=standardizer)
     # The dataset reshuffles itself each epoch; shuffle=False stops Keras warning that it cannot.
@@ -236,7 +357,33 @@ def main(argv=None) -> int:
     )
 
     final = diagnostics.history[-1]
+    trained = time.time()
+    probs = {name: model.predict(evaluate[name], verbose=0) for name in ("dev", "test")}
+    label_scores, suspects = report_label_issues(args, run, split, probs, flipped, standardizer)
+    analysis = log_error_analysis(
+        run.writer("error_analysis"),
+        args.epochs,
+        split.dev.images,
+        split.dev.labels,
+        probs["dev"],
+        split.dev.class_names,
+        ids=split.dev.ids,
+        suspected_wrong_label=suspects["dev"],
+        export_to=run.dir / "error_analysis" / "dev_errors.csv" if is_chief() else None,
+        sample=args.error_sample,
+        seed=args.seed,
+    )
+    ms_per_example = inference_ms_per_example(model, standardizer(split.dev.images[:32]))
     wall = time.time() - started
+    label_lines = [
+        f"- {name}: {int(s['count'])} suspected"
+        + (
+            f"; precision {s['precision']:.3f}, recall {s['recall']:.3f} against the flips"
+            if "recall" in s
+            else ""
+        )
+        for name, s in label_scores.items()
+    ]
     summary = "\n".join(
         [
             f"# Mismatch: {args.source}, synthesis strength {args.synthesis_strength}",
@@ -247,7 +394,17 @@ def main(argv=None) -> int:
             "",
             final.to_markdown(),
             "",
-            f"Wall time {wall:.0f} s for {args.epochs} epochs; run directory `{run.dir}`.",
+            f"## Error analysis (dev): macro F1 {analysis.f1_macro:.4f}, micro F1 {analysis.f1_micro:.4f}",
+            "",
+            analysis.table,
+            "",
+            "## Suspected label errors (confident learning)",
+            "",
+            *label_lines,
+            "",
+            f"Wall time {wall:.0f} s for {args.epochs} epochs (diagnostics after training: "
+            f"{wall - (trained - started):.0f} s); prediction {ms_per_example:.2f} ms per example; "
+            f"run directory `{run.dir}`.",
         ]
     )
     with run.writer("summary").as_default():
@@ -257,6 +414,13 @@ def main(argv=None) -> int:
         {
             "decomposition": final.as_dict(),
             "wall_seconds": wall,
+            "diagnostics_seconds": wall - (trained - started),
+            "dev_accuracy": 1 - analysis.error,
+            "f1_macro": analysis.f1_macro,
+            "f1_micro": analysis.f1_micro,
+            "ms_per_example": ms_per_example,
+            "error_tags": [asdict(row) for row in tag_table(analysis.sheet, analysis.error)],
+            "label_issues": label_scores,
             "history": [d.as_dict() for d in diagnostics.history],
         },
     )

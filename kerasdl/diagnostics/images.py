@@ -47,7 +47,9 @@ def image_grid(
             images such as Fashion-MNIST stay readable.
 
     Returns:
-        uint8 [rows * (scale H + caption), columns * (scale W + 4), 3].
+        uint8 [rows * tile height, columns * tile width, 3]; a tile is as
+        wide as the wider of the scaled image and its longest caption line,
+        plus a 2-pixel margin each side.
     """
     images = np.asarray(images)
     if len(images) == 0:
@@ -56,13 +58,16 @@ def image_grid(
         raise ValueError(f"One caption per image. Received: {len(images)} images, {len(captions)} captions")
     if columns < 1 or scale < 1:
         raise ValueError(f"columns and scale must be positive. Received: columns={columns}, scale={scale}")
+    font = _font()
     height, width = images.shape[1] * scale, images.shape[2] * scale
+    lines = [line for caption in captions for line in caption.split("\n")] if captions is not None else []
     caption_lines = max((c.count("\n") + 1 for c in captions), default=0) if captions is not None else 0
-    tile_h, tile_w = height + caption_lines * LINE_HEIGHT + 4, width + 4
+    caption_width = max((int(font.getlength(line)) + 2 for line in lines), default=0)
+    tile_h, tile_w = height + caption_lines * LINE_HEIGHT + 4, max(width, caption_width) + 4
     columns = min(columns, len(images))
     rows = -(-len(images) // columns)
     canvas = Image.new("RGB", (columns * tile_w, rows * tile_h), BACKGROUND)
-    draw, font = ImageDraw.Draw(canvas), _font()
+    draw = ImageDraw.Draw(canvas)
     for i, image in enumerate(images):
         top, left = (i // columns) * tile_h, (i % columns) * tile_w
         tile = np.kron(_to_rgb(image), np.ones((scale, scale, 1), dtype=np.uint8))

@@ -164,12 +164,14 @@ class TestManualWorkflow:
     def test_contact_sheet_holds_the_sheet_rows_in_order(self, tmp_path):
         images, labels, probs, names = three_class_fixture()
         sheet = auto_tags(images, labels, probs, names)
-        export_sheet(sheet, tmp_path / "e.csv", images, columns=10)
+        export_sheet(sheet, tmp_path / "e.csv", images, columns=1)
         png = np.asarray(Image.open(tmp_path / "e.png"))
-        scale = 3
-        tile_w = 8 * scale + 4
+        scale, caption_lines, line_height = 3, 2, 12
+        tile_h = 8 * scale + caption_lines * line_height + 4  # one tile per row with columns=1
+        assert png.shape[0] == len(sheet) * tile_h
         for position, index in enumerate(sheet.index):
-            tile = png[2 : 2 + 8 * scale, position * tile_w + 2 : position * tile_w + 2 + 8 * scale, 0]
+            top = position * tile_h + 2
+            tile = png[top : top + 8 * scale, 2 : 2 + 8 * scale, 0]
             np.testing.assert_array_equal(tile, np.kron(images[index, ..., 0], np.ones((scale, scale))))
 
     def test_sample_is_seeded_and_ordered(self):

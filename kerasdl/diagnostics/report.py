@@ -1,0 +1,186 @@
+"""End-of-training diagnostics, written to TensorBoard in one call each.
+
+Course 3, Week 2 as a TensorBoard page: after training, `log_error_analysis`
+writes the error-analysis table (text), the confusion matrix and the top
+losses (images) and the single-number metrics (scalars) for one evaluated
+split, and exports the sheet for tagging by hand; `log_label_issues` writes
+the suspected label errors of one split (text table, thumbnails, counts, and
+precision/recall when the true flips are known).
+
+Tags, under the writer given (e.g. `run.writer("error_analysis")`):
+
+    error_analysis/<split>/tags             text: % of errors per tag and its ceiling
+    error_analysis/<split>/confusion_matrix image
+    error_analysis/<split>/top_losses       image: true/predicted label and probability
+    error_analysis/<split>/f1_macro, f1_micro, error   scalars
+    label_issues/<split>/table              text: the most suspicious, ranked
+    label_issues/<split>/suspects           image: thumbnails, given vs model label
+    label_issues/<split>/count              scalar
+    label_issues/<split>/precision, recall, precision_at_k   scalars (with `truth`)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kerasdl.diagnostics.error_analysis import (
+    ErrorSheet,
+    auto_tags,
+    export_sheet,
+    tag_table_markdown,
+    top_loss_grid,
+)
+from kerasdl.diagnostics.images import confusion_matrix_image, for_summary
+from kerasdl.diagnostics.label_issues import LabelIssues, detection_precision_recall, find_label_issues
+from kerasdl.diagnostics.metrics import confusion_matrix, precision_recall_f1
+
+
+@dataclass(frozen=True)
+class ErrorAnalysis:
+    """What `log_error_analysis` measured.
+
+    Attributes:
+        sheet: every misclassified example, auto-tagged.
+        error: the split's error rate.
+        f1_macro, f1_micro: the single-number metrics.
+        table: the tag table in Markdown.
+        csv: the exported sheet of sampled errors (None when not exported).
+    """
+
+    sheet: ErrorSheet
+    error: float
+    f1_macro: float
+    f1_micro: float
+    table: str
+    csv: Path | None
+
+
+def log_error_analysis(
+    writer,
+    step: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    split: str = "dev",
+    ids: np.ndarray | None = None,
+    suspected_wrong_label: np.ndarray | None = None,
+    export_to: str | os.PathLike | None = None,
+    sample: int = 100,
+    seed: int = 0,
+    grid_size: int = 24,
+) -> ErrorAnalysis:
+    """Error analysis of one split, logged to TensorBoard and exported for tagging by hand.
+
+    Args:
+        writer: a `tf.summary` writer.
+        step: the summary step (e.g. the last epoch).
+        images: the split's images [N, H, W, C], 0..255.
+        labels: its labels [N].
+        probs: held-out predicted probabilities [N, classes].
+        class_names: the name of each class index.
+        split: the split's name in the tags.
+        ids: example ids [N] for the sheet.
+        suspected_wrong_label: mask [N] for the "suspected wrong label" tag.
+        export_to: CSV path for `sample` sampled errors (and the contact sheet
+            PNG beside it), or None.
+        sample: errors in the exported sheet (the lesson looks at ~100).
+        seed: the sample's seed.
+        grid_size: examples in the top-loss grid.
+    """
+    import tensorflow as tf
+
+    labels, probs = np.asarray(labels), np.asarray(probs)
+    predicted = probs.argmax(axis=1)
+    error = float(np.mean(predicted != labels))
+    sheet = auto_tags(
+        images, labels, probs, class_names, ids=ids, suspected_wrong_label=suspected_wrong_label
+    )
+    table = tag_table_markdown(sheet, error)
+    macro = precision_recall_f1(labels, predicted, "macro", len(class_names))["f1"]
+    micro = precision_recall_f1(labels, predicted, "micro", len(class_names))["f1"]
+    csv_path = None
+    if export_to is not None and len(sheet):
+        csv_path = export_sheet(sheet.sample(sample, seed), export_to, images)
+        table += (
+            f"\n\nA sample of {min(sample, len(sheet))} of these errors is in `{csv_path}` with its contact "
+            f"sheet `{csv_path.with_suffix('.png').name}`: add a column per idea, tick the rows, and read it "
+            "back with `kerasdl.diagnostics.import_sheet`."
+        )
+    matrix = confusion_matrix(labels, predicted, len(class_names))
+    prefix = f"error_analysis/{split}"
+    with writer.as_default():
+        tf.summary.text(f"{prefix}/tags", table, step=step)
+        tf.summary.image(
+            f"{prefix}/confusion_matrix", for_summary(confusion_matrix_image(matrix, class_names)), step=step
+        )
+        tf.summary.image(
+            f"{prefix}/top_losses",
+            for_summary(top_loss_grid(images, labels, probs, class_names, k=grid_size)),
+            step=step,
+        )
+        tf.summary.scalar(f"{prefix}/error", error, step=step)
+        tf.summary.scalar(f"{prefix}/f1_macro", macro, step=step)
+        tf.summary.scalar(f"{prefix}/f1_micro", micro, step=step)
+    return ErrorAnalysis(sheet, error, macro, micro, table, csv_path)
+
+
+def log_label_issues(
+    writer,
+    step: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    split: str,
+    ids: np.ndarray | None = None,
+    truth: np.ndarray | None = None,
+    grid_size: int = 24,
+) -> tuple[LabelIssues, dict[str, float]]:
+    """Suspected label errors of one split, ranked by confident learning, logged to TensorBoard.
+
+    Args:
+        writer, step: as in `log_error_analysis`.
+        images, labels, probs, class_names, ids: the split and out-of-sample
+            probabilities (held-out predictions, or out-of-fold for train).
+        split: the split's name in the tags.
+        truth: mask [N] of the examples known to be mislabeled (injected
+            noise), to measure precision and recall; or None.
+        grid_size: thumbnails of the most suspicious.
+
+    Returns:
+        (the issues, {"count", and with `truth` "precision", "recall",
+        "precision_at_k" (k = the number of true errors)}).
+    """
+    import tensorflow as tf
+
+    issues = find_label_issues(labels, probs)
+    scores = {"count": float(len(issues))}
+    if truth is not None:
+        truth = np.asarray(truth, dtype=bool)
+        scores["precision"], scores["recall"] = detection_precision_recall(issues.mask, truth)
+        scores["precision_at_k"], _ = detection_precision_recall(issues.top(int(truth.sum())).mask, truth)
+    table = issues.to_markdown(class_names, ids, k=grid_size)
+    if truth is not None:
+        table += (
+            f"\n\n{int(truth.sum())} labels were flipped on purpose: precision {scores['precision']:.3f}, "
+            f"recall {scores['recall']:.3f}, precision of the top {int(truth.sum())} "
+            f"{scores['precision_at_k']:.3f}."
+        )
+    prefix = f"label_issues/{split}"
+    with writer.as_default():
+        tf.summary.text(f"{prefix}/table", table, step=step)
+        if len(issues):
+            tf.summary.image(
+                f"{prefix}/suspects", for_summary(issues.grid(images, class_names, k=grid_size)), step=step
+            )
+        for name, value in scores.items():
+            tf.summary.scalar(f"{prefix}/{name}", value, step=step)
+    return issues, scores

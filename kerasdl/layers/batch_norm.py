@@ -23,7 +23,9 @@ class BatchNorm(keras.layers.Layer):
         z_norm = (z - mu) / sqrt(sigma^2 + eps)
         z_tilde = gamma * z_norm + beta
 
-    and exponentially weighted averages of mu and sigma^2 are kept
+    (computed as z * s + (beta - mu * s) with s = gamma / sqrt(sigma^2 + eps),
+    the same expression with the per-feature work done once) and
+    exponentially weighted averages of mu and sigma^2 are kept
     ("keep track of moving average mu and sigma^2 in training time and use
     it at test time"): moving = momentum * moving + (1 - momentum) * batch
     (`kerasdl.ewma.ewma_update` with beta = momentum). At inference the
@@ -130,12 +132,16 @@ class BatchNorm(keras.layers.Layer):
             self.moving_variance.assign(ewma_update(self.moving_variance, variance, self.momentum))
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        z_norm = (inputs - self._broadcast(mean)) / ops.sqrt(self._broadcast(variance) + self.epsilon)
+        # gamma * (z - mu) / sqrt(sigma^2 + eps) + beta, rearranged as z * s + (beta - mu * s) with
+        # s = gamma / sqrt(sigma^2 + eps): the same numbers, but the per-feature work is done once and the
+        # whole tensor sees one multiply and one add (as in tf.nn.batch_normalization).
+        scale = ops.rsqrt(variance + self.epsilon)
         if self.scale:
-            z_norm = z_norm * self._broadcast(self.gamma)
+            scale = scale * self.gamma
+        shift = -mean * scale
         if self.center:
-            z_norm = z_norm + self._broadcast(self.beta)
-        return z_norm
+            shift = shift + self.beta
+        return inputs * self._broadcast(scale) + self._broadcast(shift)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -51,8 +51,12 @@ class InvertedDropout(keras.layers.Layer):
     def call(self, inputs, training=False):
         if not training or self.keep_prob == 1.0:
             return inputs
-        mask = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator) < self.keep_prob
-        return ops.multiply(inputs, ops.cast(mask, inputs.dtype)) / self.keep_prob
+        mask = (
+            keras.random.uniform(ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator)
+            < self.keep_prob
+        )
+        # a * d / keep_prob, with the mask applied by selection (one op fewer than multiply-by-cast).
+        return ops.where(mask, inputs * (1.0 / self.keep_prob), ops.zeros((), dtype=inputs.dtype))
 
     def compute_output_shape(self, input_shape):
         return input_shape

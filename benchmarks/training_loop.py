@@ -6,8 +6,8 @@
 tf.data batches with the same optimizer and batch size, silently (verbose 0),
 with XLA off and then on (`compile(jit_compile=...)` vs
 `TrainingLoop(jit_compile=...)`). The first epoch of every call (tracing,
-compiling, caching) is excluded; the two loops alternate in rounds so that
-load on a shared machine hits both alike, and each figure is the median of
+compiling, caching) is excluded; the two loops alternate in rounds (and in which goes
+first) so that load on a shared machine hits both alike, and each figure is the median of
 the per-epoch times. Numbers from a loaded machine are noisy: compare the
 ratios, not the seconds.
 
@@ -74,21 +74,26 @@ def measure(kind: str, dataset: tf.data.Dataset, jit: bool, rounds: int, epochs:
     fit_model.compile(keras.optimizers.Adam(1e-3), LOSS, jit_compile=jit)
     loop_model = build_model(kind)
     loop = TrainingLoop(loop_model, keras.optimizers.Adam(1e-3), LOSS, jit_compile=jit)
-    fit_times, loop_times = [], []
-    for _ in range(rounds):
+    times: dict[str, list[float]] = {"fit": [], "loop": []}
+
+    def run_fit():
         ends: list[float] = []
         start = time.perf_counter()
         fit_model.fit(dataset, epochs=epochs + 1, verbose=0, shuffle=False, callbacks=[_EpochEnds(ends)])
-        fit_times += epoch_seconds(ends, start)
-        ends = []
+        times["fit"] += epoch_seconds(ends, start)
+
+    def run_loop():
+        ends: list[float] = []
         start = time.perf_counter()
         loop.fit(
-            dataset,
-            epochs=epochs + 1,
-            verbose=0,
-            on_epoch_end=lambda *_, ends=ends: ends.append(time.perf_counter()),
+            dataset, epochs=epochs + 1, verbose=0, on_epoch_end=lambda *_: ends.append(time.perf_counter())
         )
-        loop_times += epoch_seconds(ends, start)
+        times["loop"] += epoch_seconds(ends, start)
+
+    for round_index in range(rounds):  # alternate which goes first, so drifting load is shared
+        for run in (run_fit, run_loop) if round_index % 2 == 0 else (run_loop, run_fit):
+            run()
+    fit_times, loop_times = times["fit"], times["loop"]
     return float(np.median(fit_times)), float(np.median(loop_times))
 
 
@@ -99,7 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="the model both loops train")
     parser.add_argument("--images", type=int, default=20000, help="training images per epoch")
     parser.add_argument("--batch-size", type=int, default=128, help="batch size of both loops")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of fit and the custom loop")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds of fit and the custom loop")
     parser.add_argument(
         "--epochs", type=int, default=2, help="timed epochs per round (after one warm-up epoch)"
     )

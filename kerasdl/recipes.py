@@ -161,7 +161,7 @@ def fast_cnn(
         x = layers.Dense(hidden_units, use_bias=not batch_norm, name="hidden")(x)
         if batch_norm:
             x = layers.BatchNormalization(name="bn_hidden")(x)
-        x = layers.ReLU()(x)
+        x = layers.ReLU(name="hidden_relu")(x)
     outputs = layers.Dense(classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="fast_cnn")
 

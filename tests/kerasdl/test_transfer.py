@@ -46,11 +46,11 @@ def test_class_transfer_split():
 def test_head_model_freezes_what_it_says_and_keeps_base_untouched(trainable_from, frozen_convs):
     base = fast_cnn((4, 4, 4), hidden_units=8)
     base_weights = [w.copy() for w in base.get_weights()]
-    model = transfer.head_model(base, "hidden", classes=3, trainable_from=trainable_from)
+    model = transfer.head_model(base, "hidden_relu", classes=3, trainable_from=trainable_from)
     x = RNG.normal(size=(16, 28, 28, 1)).astype("float32")
     np.testing.assert_allclose(  # pretrained weights copied: same features as the base
-        transfer.feature_extractor(model, "hidden")(x),
-        transfer.feature_extractor(base, "hidden")(x),
+        transfer.feature_extractor(model, "hidden_relu")(x),
+        transfer.feature_extractor(base, "hidden_relu")(x),
         rtol=1e-5,
     )
     before = {w.path: w.numpy().copy() for w in model.weights}
@@ -64,12 +64,12 @@ def test_head_model_freezes_what_it_says_and_keeps_base_untouched(trainable_from
     for old, new in zip(base_weights, base.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
     with pytest.raises(ValueError, match="trainable_from='nope'"):
-        transfer.head_model(base, "hidden", 3, trainable_from="nope")
+        transfer.head_model(base, "hidden_relu", 3, trainable_from="nope")
 
 
 def test_precompute_features_runs_once_per_weights(tmp_path):
     base = fast_cnn((4, 4, 4), hidden_units=8)
-    extractor = transfer.feature_extractor(base, "hidden")
+    extractor = transfer.feature_extractor(base, "hidden_relu")
     images = RNG.normal(size=(20, 28, 28, 1)).astype("float32")
     path = tmp_path / "features.npz"
     features = transfer.precompute_features(extractor, images, path)

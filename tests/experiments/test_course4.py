@@ -1,0 +1,93 @@
+"""Smoke tests: Course 4's experiments run end to end on tiny subsets and log what their headers promise."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from experiments import architectures, edges, multitask, transfer
+
+
+def _tags(path, kind="tensors"):
+    return set(EventAccumulator(str(path)).Reload().Tags()[kind])
+
+
+def _run_dir(logdir, experiment):
+    (run_dir,) = [p for p in (logdir / experiment).iterdir() if p.is_dir()]
+    return run_dir
+
+
+def _hparams_sessions(run_dir, names):
+    for name in names:
+        assert "_hparams_/session_start_info" in _tags(run_dir / name), name
+    assert "_hparams_/experiment" in _tags(run_dir)
+
+
+def test_edges_logs_images_per_kernel(fashion_mnist_all, logdir):
+    assert edges.main(["--logdir", str(logdir), "--images", "3"]) == 0
+    run_dir = _run_dir(logdir, "edges")
+    tags = _tags(run_dir)
+    assert {"input", "kernels", "edges/vertical", "edges/sobel_horizontal", "edges/scharr_vertical"} <= tags
+    accumulator = EventAccumulator(str(run_dir)).Reload()
+    (event,) = accumulator.Tensors("keras_conv2d_max_difference/sobel_vertical")
+    assert (
+        float(tf.make_ndarray(event.tensor_proto)) < 1e-3
+    )  # NumPy conv == Keras Conv2D with the same kernel
+
+
+def test_architectures_logs_the_comparison(fashion_mnist_all, logdir):
+    argv = ["--logdir", str(logdir), "--limit", "256", "--test-limit", "200", "--epochs", "1",
+            "--models", "lenet5,resnet_small,inception_small"]  # fmt: skip
+    assert architectures.main(argv) == 0
+    run_dir = _run_dir(logdir, "architectures")
+    results = json.loads((run_dir / "results.json").read_text())["rows"]
+    assert [row["network"] for row in results] == ["lenet5", "resnet_small", "inception_small"]
+    assert results[0]["parameters"] == 61_706
+    _hparams_sessions(run_dir, ["lenet5", "resnet_small"])
+    assert {"test_accuracy", "parameters", "seconds_per_epoch"} <= _tags(run_dir / "lenet5")
+    assert "epoch_accuracy" in _tags(run_dir / "lenet5" / "validation")
+    assert "summary" in _tags(run_dir)
+
+
+def test_transfer_logs_the_four_ways_and_scratch(fashion_mnist_all, logdir):
+    argv = ["--logdir", str(logdir), "--pretrain-limit", "512", "--pretrain-epochs", "1", "--epochs", "2",
+            "--per-class", "10", "--test-limit", "200"]  # fmt: skip
+    assert transfer.main(argv) == 0
+    run_dir = _run_dir(logdir, "transfer")
+    rows = {row["way"]: row for row in json.loads((run_dir / "results.json").read_text())["rows"]}
+    assert list(rows) == list(transfer.WAYS)
+    trained = {way: row["trained_parameters"] for way, row in rows.items()}
+    assert trained["softmax"] == 128 * 5 + 5  # only the new softmax
+    assert trained["softmax"] < trained["partial"] < trained["finetune"] == trained["scratch"]
+    assert (run_dir / "features" / "target_train.npz").exists()
+    _hparams_sessions(run_dir, transfer.WAYS)
+    assert "epoch_accuracy" in _tags(run_dir / "pretrain" / "validation")
+    assert "summary" in _tags(run_dir)
+
+
+def test_multitask_compares_with_one_network_per_task(fashion_mnist_all, logdir):
+    argv = ["--logdir", str(logdir), "--limit", "256", "--test-limit", "200", "--epochs", "1"]
+    assert multitask.main(argv) == 0
+    run_dir = _run_dir(logdir, "multitask")
+    rows = {row["approach"]: row for row in json.loads((run_dir / "results.json").read_text())["rows"]}
+    assert set(rows) == {"multi_task", "single_task"}
+    assert rows["single_task"]["parameters"] > 3 * rows["multi_task"]["parameters"]
+    assert "epoch_task2_accuracy" in _tags(run_dir / "multi_task" / "train")
+    _hparams_sessions(run_dir, ["multi_task", "single_task"])
+
+
+@pytest.mark.parametrize("module,argv", [
+    (architectures, ["--models", "lenet5,alexnet9"]),
+    (transfer, ["--ways", "softmax,magic"]),
+    (multitask, ["--missing", "1.5"]),
+    (edges, ["--images", "0"]),
+])  # fmt: skip
+def test_bad_flags_print_one_clear_line(module, argv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--logdir", str(tmp_path), *argv])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert not any(tmp_path.iterdir())  # no run directory left behind

@@ -15,9 +15,11 @@ Run:
     python benchmarks/training_loop.py                 # about 2-4 minutes on 2 CPU cores
     python benchmarks/training_loop.py --model cnn --rounds 3
 
-Output, one `name: value` line per figure:
-    custom_loop_vs_fit_epoch_time_ratio_jit_off, custom_loop_vs_fit_epoch_time_ratio_jit_on,
-    and the median epoch seconds behind them.
+Output, one `name: value` line per figure, for jit_off and jit_on:
+    custom_loop_vs_fit_epoch_time_ratio_*      wall-clock seconds per epoch, loop / fit
+    custom_loop_vs_fit_epoch_cpu_time_ratio_*  CPU seconds of this process per epoch, loop / fit
+                                               (steadier than wall time when others load the machine)
+    fit_epoch_seconds_*, custom_loop_epoch_seconds_*  the median wall seconds behind the first ratio
 """
 
 from __future__ import annotations
@@ -53,48 +55,52 @@ def build_model(kind: str) -> keras.Model:
     return keras.Sequential([keras.Input((28, 28, 1)), *layers, keras.layers.Dense(10)])
 
 
+def _clock() -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds over all its threads)."""
+    return time.perf_counter(), time.process_time()
+
+
 class _EpochEnds(keras.callbacks.Callback):
-    def __init__(self, times):
+    def __init__(self, ends):
         super().__init__()
-        self.times = times
+        self.ends = ends
 
     def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter())
+        self.ends.append(_clock())
 
 
-def epoch_seconds(ends: list[float], start: float) -> list[float]:
-    """Per-epoch durations from epoch-end timestamps, the first (warm-up) epoch dropped."""
-    return list(np.diff([start, *ends])[1:])
+def epoch_durations(ends: list[tuple[float, float]], start: tuple[float, float]) -> np.ndarray:
+    """Per-epoch (wall, CPU) durations from epoch-end clocks, the first (warm-up) epoch dropped."""
+    return np.diff(np.array([start, *ends]), axis=0)[1:]
 
 
-def measure(kind: str, dataset: tf.data.Dataset, jit: bool, rounds: int, epochs: int) -> tuple[float, float]:
-    """Median epoch seconds of (model.fit, TrainingLoop), alternating in rounds."""
+def measure(
+    kind: str, dataset: tf.data.Dataset, jit: bool, rounds: int, epochs: int
+) -> dict[str, np.ndarray]:
+    """Median (wall, CPU) epoch seconds of model.fit and TrainingLoop, alternating in rounds."""
     set_seeds(0)
     fit_model = build_model(kind)
     fit_model.compile(keras.optimizers.Adam(1e-3), LOSS, jit_compile=jit)
     loop_model = build_model(kind)
     loop = TrainingLoop(loop_model, keras.optimizers.Adam(1e-3), LOSS, jit_compile=jit)
-    times: dict[str, list[float]] = {"fit": [], "loop": []}
+    durations: dict[str, list[np.ndarray]] = {"fit": [], "loop": []}
 
     def run_fit():
-        ends: list[float] = []
-        start = time.perf_counter()
+        ends: list[tuple[float, float]] = []
+        start = _clock()
         fit_model.fit(dataset, epochs=epochs + 1, verbose=0, shuffle=False, callbacks=[_EpochEnds(ends)])
-        times["fit"] += epoch_seconds(ends, start)
+        durations["fit"].append(epoch_durations(ends, start))
 
     def run_loop():
-        ends: list[float] = []
-        start = time.perf_counter()
-        loop.fit(
-            dataset, epochs=epochs + 1, verbose=0, on_epoch_end=lambda *_: ends.append(time.perf_counter())
-        )
-        times["loop"] += epoch_seconds(ends, start)
+        ends: list[tuple[float, float]] = []
+        start = _clock()
+        loop.fit(dataset, epochs=epochs + 1, verbose=0, on_epoch_end=lambda *_: ends.append(_clock()))
+        durations["loop"].append(epoch_durations(ends, start))
 
     for round_index in range(rounds):  # alternate which goes first, so drifting load is shared
         for run in (run_fit, run_loop) if round_index % 2 == 0 else (run_loop, run_fit):
             run()
-    fit_times, loop_times = times["fit"], times["loop"]
-    return float(np.median(fit_times)), float(np.median(loop_times))
+    return {name: np.median(np.concatenate(values), axis=0) for name, values in durations.items()}
 
 
 def main(argv=None) -> int:
@@ -116,10 +122,12 @@ def main(argv=None) -> int:
         pass
     for jit in (False, True):
         suffix = "jit_on" if jit else "jit_off"
-        fit_seconds, loop_seconds = measure(args.model, dataset, jit, args.rounds, args.epochs)
-        print(f"fit_epoch_seconds_{suffix}: {fit_seconds:.3f}")
-        print(f"custom_loop_epoch_seconds_{suffix}: {loop_seconds:.3f}")
-        print(f"custom_loop_vs_fit_epoch_time_ratio_{suffix}: {loop_seconds / fit_seconds:.2f}", flush=True)
+        medians = measure(args.model, dataset, jit, args.rounds, args.epochs)
+        (fit_wall, fit_cpu), (loop_wall, loop_cpu) = medians["fit"], medians["loop"]
+        print(f"fit_epoch_seconds_{suffix}: {fit_wall:.3f}")
+        print(f"custom_loop_epoch_seconds_{suffix}: {loop_wall:.3f}")
+        print(f"custom_loop_vs_fit_epoch_time_ratio_{suffix}: {loop_wall / fit_wall:.2f}")
+        print(f"custom_loop_vs_fit_epoch_cpu_time_ratio_{suffix}: {loop_cpu / fit_cpu:.2f}", flush=True)
     return 0
 
 

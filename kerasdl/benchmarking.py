@@ -3,13 +3,15 @@
 On a shared machine the load changes from second to second. Timing A for a
 minute and then B for a minute lets that drift decide the ratio; timing
 short blocks of A and B in turn, many times, exposes both to the same load,
-and the median of the blocks ignores the occasional stall. Each function is
-run a few times first and not timed (tracing, XLA compilation, caches).
+and the median of the blocks ignores the occasional stall. The ratio of two
+implementations is the median of the ratios of neighbouring blocks, which
+also cancels slow drifts of the load. Each function is run a few times first
+and not timed (tracing, XLA compilation, caches).
 
 Example:
 
-    medians = alternating_medians({"ours": step_a, "keras": step_b}, calls=20, repeats=9)
-    print(f"ratio: {medians['ours'] / medians['keras']:.3f}")
+    blocks = alternating_blocks({"ours": step_a, "keras": step_b}, calls=10, repeats=31)
+    print(f"ratio: {paired_ratio(blocks['ours'], blocks['keras']):.3f}")
 """
 
 from __future__ import annotations
@@ -20,21 +22,21 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 
-def alternating_medians(
-    functions: Mapping[str, Callable[[], object]], calls: int = 20, repeats: int = 9, warmup: int = 3
-) -> dict[str, float]:
-    """Median seconds per call of each function, timed in alternating blocks.
+def alternating_blocks(
+    functions: Mapping[str, Callable[[], object]], calls: int = 10, repeats: int = 31, warmup: int = 3
+) -> dict[str, list[float]]:
+    """Seconds per call of each function in each of `repeats` alternating blocks.
 
     Args:
         functions: name -> a function of no arguments (one training step, one
             update). It should block until its work is done (e.g. return a
             NumPy value or call `.numpy()`), or the time is only dispatch.
         calls: calls per timed block (the block time is divided by it).
-        repeats: blocks per function; the median block is reported.
+        repeats: blocks per function.
         warmup: untimed calls of each function first.
 
     Returns:
-        name -> median seconds per call.
+        name -> seconds per call in each block, in the order the blocks ran.
     """
     for name, value in (("calls", calls), ("repeats", repeats)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -54,4 +56,14 @@ def alternating_medians(
             for _ in range(calls):
                 function()
             blocks[name].append((time.perf_counter() - start) / calls)
-    return {name: float(np.median(times)) for name, times in blocks.items()}
+    return blocks
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """The median over blocks of numerator[i] / denominator[i] (blocks timed side by side)."""
+    if len(numerator) != len(denominator) or not numerator:
+        raise ValueError(
+            "Expected two equally long, non-empty lists. "
+            f"Received: {len(numerator)} and {len(denominator)} blocks"
+        )
+    return float(np.median(np.asarray(numerator) / np.asarray(denominator)))

@@ -13,7 +13,7 @@ averages to itself from the very first step.
 
 The same update drives momentum, RMSprop and Adam (`kerasdl.optimizers`) and
 BatchNorm's moving statistics (`kerasdl.layers.BatchNorm`): they all call
-`ewma_update`.
+`ewma_update` (or its in-place form `ewma_increment`).
 
 Example:
 
@@ -39,6 +39,15 @@ def ewma_update(average, value, beta):
     uses `*` and `+`), which is why the optimizers and BatchNorm share it.
     """
     return beta * average + (1.0 - beta) * value
+
+
+def ewma_increment(average, value, beta):
+    """v_t - v_{t-1} = (1 - beta) * (theta_t - v_{t-1}): the same update as an increment.
+
+    `average += ewma_increment(average, value, beta)` is `ewma_update` in
+    place with one tensor operation fewer, which is how the optimizers apply it.
+    """
+    return (1.0 - beta) * (value - average)
 
 
 def ewma(values: np.ndarray, beta: float, bias_correction: bool = True) -> np.ndarray:

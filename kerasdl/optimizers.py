@@ -38,7 +38,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kerasdl.ewma import ewma_update
+from kerasdl.ewma import ewma_increment
 
 
 def _check_fraction(name: str, value: float) -> None:
@@ -65,6 +65,10 @@ class _LessonOptimizer(keras.optimizers.Optimizer):
 
     def _slot(self, slot: str, variable):
         return getattr(self, f"_{slot}")[self._get_variable_index(variable)]
+
+    def _average(self, average, value, beta: float) -> None:
+        """average = beta * average + (1 - beta) * value, in place."""
+        self.assign_add(average, ewma_increment(average, value, beta))
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")
@@ -98,7 +102,7 @@ class Momentum(_LessonOptimizer):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         velocity = self._slot("velocities", variable)
-        self.assign(velocity, ewma_update(velocity, gradient, self.beta))
+        self._average(velocity, gradient, self.beta)
         self.assign_sub(variable, ops.multiply(lr, velocity))
 
     def get_config(self) -> dict:
@@ -135,7 +139,7 @@ class RMSprop(_LessonOptimizer):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         square = self._slot("squares", variable)
-        self.assign(square, ewma_update(square, ops.square(gradient), self.beta))
+        self._average(square, ops.square(gradient), self.beta)
         self.assign_sub(variable, ops.divide(ops.multiply(lr, gradient), ops.sqrt(square + self.epsilon)))
 
     def get_config(self) -> dict:
@@ -192,15 +196,16 @@ class Adam(_LessonOptimizer):
         t = ops.cast(self.iterations + 1, dtype)
         momentum = self._slot("momentums", variable)
         square = self._slot("squares", variable)
-        self.assign(momentum, ewma_update(momentum, gradient, self.beta_1))
-        self.assign(square, ewma_update(square, ops.square(gradient), self.beta_2))
-        # convert_to_tensor with a dtype keeps a Python float's full precision in float64
-        # (casting goes through float32).
-        momentum_hat = ops.divide(momentum, 1.0 - ops.power(ops.convert_to_tensor(self.beta_1, dtype), t))
-        square_hat = ops.divide(square, 1.0 - ops.power(ops.convert_to_tensor(self.beta_2, dtype), t))
-        self.assign_sub(
-            variable, ops.divide(ops.multiply(lr, momentum_hat), ops.sqrt(square_hat + self.epsilon))
-        )
+        self._average(momentum, gradient, self.beta_1)
+        self._average(square, ops.square(gradient), self.beta_2)
+        # The bias corrections are scalars: fold them into lr and a factor on s, so the step
+        # alpha * v_hat / sqrt(s_hat + eps) costs four tensor operations. convert_to_tensor with a
+        # dtype keeps a Python float's full precision in float64 (casting goes through float32).
+        correction_1 = 1.0 - ops.power(ops.convert_to_tensor(self.beta_1, dtype), t)
+        correction_2 = 1.0 - ops.power(ops.convert_to_tensor(self.beta_2, dtype), t)
+        square_hat = ops.multiply(square, 1.0 / correction_2)
+        step = ops.divide(ops.multiply(momentum, lr / correction_1), ops.sqrt(square_hat + self.epsilon))
+        self.assign_sub(variable, step)
 
     def get_config(self) -> dict:
         return {

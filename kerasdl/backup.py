@@ -400,6 +400,11 @@ class BackupAndRestore(keras.callbacks.Callback):
         self._uninstall_signal_handlers()
         self.model._initial_epoch = None
 
+    @property
+    def stop_requested(self) -> bool:
+        """True once SIGTERM or Ctrl-C arrived; training stops at the end of the current batch."""
+        return self._signal is not None
+
     # -- skipping the batches an interrupted epoch already trained -----------------
 
     def _wrap_train_function(self) -> None:

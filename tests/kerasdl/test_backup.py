@@ -1,21 +1,30 @@
 """Resume after interruption, modelled on Keras' backup_and_restore_test.py (InterruptingCallback)
 and TensorFlow's CheckpointManager tests (keep-N, corrupt and half-written checkpoints)."""
 
+import json
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerasdl import io as kerasdl_io
 from kerasdl.backup import (
+    MANIFEST,
     BackupAndRestore,
+    BackupCorruptError,
     BackupStore,
     TrainingInterrupted,
     training_variables,
 )
 from kerasdl.nan_guard import NanGuard, NonFiniteLossError
+from tests.kerasdl import resumable_job
 
 EPOCHS, EXAMPLES, BATCH = 4, 200, 20
 STEPS_PER_EPOCH = EXAMPLES // BATCH
@@ -227,3 +236,137 @@ class TestNonFiniteLoss:
         for variable, value in zip(expected, arrays[: len(expected)], strict=True):
             assert np.all(np.isfinite(value)), variable.path
             np.testing.assert_array_equal(value, keras.ops.convert_to_numpy(variable), variable.path)
+
+
+class TestBackupStore:
+    @staticmethod
+    def variables(value: float = 0.0):
+        return [keras.Variable(np.full((2, 3), value, "float32")), keras.Variable(np.int64(value))]
+
+    def save_steps(self, store, steps):
+        for step in steps:
+            store.save(self.variables(step), {"step": step})
+
+    def restored(self, store):
+        variables = self.variables(-1)
+        position = store.restore(variables)
+        return position, float(variables[0].numpy()[0, 0])
+
+    def test_keeps_the_last_n(self, tmp_path):
+        store = BackupStore(tmp_path, keep=2)
+        assert store.restore(self.variables()) is None  # nothing saved yet: a fresh start
+        self.save_steps(store, [1, 2, 3])
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "backup-00000002.npz",
+            "backup-00000003.npz",
+            MANIFEST,
+        ]
+        position, value = self.restored(store)
+        assert position["step"] == 3 and value == 3.0
+
+    def test_crash_halfway_through_a_write_keeps_the_previous_backup(self, tmp_path, monkeypatch):
+        store = BackupStore(tmp_path)
+        self.save_steps(store, [1])
+        before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        real_fdopen = os.fdopen
+
+        class DiesHalfway:
+            def __init__(self, file):
+                self.file = file
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.file.close()
+
+            def write(self, data):
+                self.file.write(data[: len(data) // 2])
+                raise OSError("killed mid-write")
+
+        monkeypatch.setattr(kerasdl_io.os, "fdopen", lambda fd, mode: DiesHalfway(real_fdopen(fd, mode)))
+        with pytest.raises(OSError, match="killed mid-write"):
+            store.save(self.variables(2), {"step": 2})
+        monkeypatch.undo()
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no partial file left
+        assert self.restored(store) == ({"step": 1, "file": "backup-00000001.npz"}, 1.0)
+
+    def test_a_killed_writers_temporary_file_is_ignored_then_removed(self, tmp_path):
+        store = BackupStore(tmp_path)
+        self.save_steps(store, [1])
+        leftover = tmp_path / ".backup-00000002.npz.abc123.tmp"
+        leftover.write_bytes(b"PK\x03\x04 half a zip")
+        assert self.restored(store)[1] == 1.0
+        self.save_steps(store, [2])
+        assert not leftover.exists()
+
+    @pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+    def test_corrupt_newest_falls_back_to_the_previous_with_a_warning(self, tmp_path, damage):
+        store = BackupStore(tmp_path, keep=2)
+        self.save_steps(store, [1, 2])
+        newest = tmp_path / "backup-00000002.npz"
+        data = newest.read_bytes()
+        if damage == "flip":
+            newest.write_bytes(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+        elif damage == "truncate":
+            newest.write_bytes(data[: len(data) // 2])
+        else:
+            newest.unlink()
+        with pytest.warns(UserWarning, match="Skipping backup backup-00000002.npz"):
+            position, value = self.restored(store)
+        assert position["step"] == 1 and value == 1.0
+
+    def test_two_corrupt_backups_are_an_error_not_a_fresh_start(self, tmp_path):
+        store = BackupStore(tmp_path, keep=2)
+        self.save_steps(store, [1, 2])
+        for path in tmp_path.glob("backup-*.npz"):
+            path.write_bytes(b"garbage")
+        with pytest.warns(UserWarning), pytest.raises(BackupCorruptError, match="All 2 backups .* corrupt"):
+            store.restore(self.variables())
+
+    def test_unreadable_manifest_is_an_error(self, tmp_path):
+        store = BackupStore(tmp_path)
+        self.save_steps(store, [1])
+        (tmp_path / MANIFEST).write_text('{"backups": [')
+        with pytest.raises(BackupCorruptError, match="manifest"):
+            store.restore(self.variables())
+
+    def test_shape_mismatch_names_the_variable(self, tmp_path):
+        store = BackupStore(tmp_path)
+        self.save_steps(store, [1])
+        other = [keras.Variable(np.zeros((3, 2), "float32"), name="kernel"), keras.Variable(np.int64(0))]
+        with pytest.raises(ValueError, match=r"kernel has shape \(3, 2\), the backup \(2, 3\)"):
+            store.restore(other)
+
+    @pytest.mark.parametrize("keep", [0, -1, 1.5, True])
+    def test_rejects_bad_keep(self, tmp_path, keep):
+        with pytest.raises(ValueError, match="Received: keep="):
+            BackupStore(tmp_path, keep=keep)
+
+
+def test_sigterm_a_real_training_process_then_resume(tmp_path):
+    """SIGTERM mid-epoch (step 14 of 3 x 10) while the job waits at a marker; the restart finishes the run."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [sys.executable, "-m", "tests.kerasdl.resumable_job", str(tmp_path)]
+    job = subprocess.Popen(command + ["--pause-at-step", "14"], env=env, stderr=subprocess.PIPE, text=True)
+    marker = tmp_path / "paused"
+    while not marker.exists() and job.poll() is None:
+        time.sleep(0.05)
+    assert job.poll() is None, job.stderr.read()
+    job.send_signal(signal.SIGTERM)
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode != 0 and "TrainingInterrupted: Training stopped on SIGTERM" in stderr
+    first = json.loads((tmp_path / f"report-{job.pid}.json").read_text())
+    assert first == {"start": 0, "end": 14, "run": 14}
+    assert BackupStore(tmp_path / "backup").latest_position()["step"] == 14  # the stop wrote a backup
+
+    resumed = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    _, stderr = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, stderr
+    second = json.loads((tmp_path / f"report-{resumed.pid}.json").read_text())
+    assert second == {"start": 14, "end": 30, "run": 16}  # 14 + 16 = 30 steps: none lost, none twice
+
+    model, dataset = resumable_job.build()  # the same job, uninterrupted, in this process
+    model.fit(dataset, epochs=resumable_job.EPOCHS, verbose=0)
+    expected = np.concatenate([w.ravel() for w in model.get_weights()])
+    np.testing.assert_array_equal(np.load(tmp_path / f"weights-{resumed.pid}.npy"), expected)

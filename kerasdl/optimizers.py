@@ -20,8 +20,11 @@ built-ins differ (each relation is tested in tests/kerasdl/test_optimizers.py):
   root like the lesson: the same update.
 - `keras.optimizers.Adam` computes lr * m_hat / (sqrt(s_hat) + eps_hat /
   sqrt(1 - beta_2^t)) ("epsilon hat", outside the root). The lesson's notes
-  put eps inside the root. No constant maps one onto the other (the needed
-  eps_hat depends on s and t), but both tend to lr * m_hat / sqrt(s_hat) as
+  put eps inside the root; multiplied out, the lesson's step is
+  alpha sqrt(c2) / c1 * v / sqrt(s + eps c2) with c1 = 1 - beta_1^t and
+  c2 = 1 - beta_2^t (how `Adam.update_step` computes it), Keras' is
+  alpha sqrt(c2) / c1 * v / (sqrt(s) + eps_hat). No constant maps one onto
+  the other (the needed eps_hat depends on s and t), but both tend to lr * m_hat / sqrt(s_hat) as
   eps -> 0: since sqrt(s) <= sqrt(s + eps) <= sqrt(s) + sqrt(eps), the step
   sizes differ by a relative amount at most sqrt(eps) / sqrt(s_hat). With the
   default eps = 1e-8, eps inside the root damps a coordinate whose gradients
@@ -198,14 +201,16 @@ class Adam(_LessonOptimizer):
         square = self._slot("squares", variable)
         self._average(momentum, gradient, self.beta_1)
         self._average(square, ops.square(gradient), self.beta_2)
-        # The bias corrections are scalars: fold them into lr and a factor on s, so the step
-        # alpha * v_hat / sqrt(s_hat + eps) costs four tensor operations. convert_to_tensor with a
-        # dtype keeps a Python float's full precision in float64 (casting goes through float32).
+        # With c1 = 1 - beta_1^t and c2 = 1 - beta_2^t (scalars),
+        #   alpha * (v / c1) / sqrt(s / c2 + eps) = (alpha * sqrt(c2) / c1) * v / sqrt(s + eps * c2):
+        # the same step, with the corrections folded into two scalars so that the tensors see four
+        # operations, as in Keras' Adam. convert_to_tensor with a dtype keeps a Python float's full
+        # precision in float64 (a cast goes through float32).
         correction_1 = 1.0 - ops.power(ops.convert_to_tensor(self.beta_1, dtype), t)
         correction_2 = 1.0 - ops.power(ops.convert_to_tensor(self.beta_2, dtype), t)
-        square_hat = ops.multiply(square, 1.0 / correction_2)
-        step = ops.divide(ops.multiply(momentum, lr / correction_1), ops.sqrt(square_hat + self.epsilon))
-        self.assign_sub(variable, step)
+        alpha_t = lr * ops.sqrt(correction_2) / correction_1
+        epsilon_t = self.epsilon * correction_2
+        self.assign_sub(variable, ops.divide(ops.multiply(momentum, alpha_t), ops.sqrt(square + epsilon_t)))
 
     def get_config(self) -> dict:
         return {

@@ -1,16 +1,16 @@
 """Time to 92% and 93% Fashion-MNIST test accuracy: the fast recipe vs a plain CNN, in one run.
 
-Course 2's and Course 4's levers (batch norm, Adam with a one-cycle learning
-rate, batch size, a small VGG-style network, XLA to fuse batch norm on the
-CPU) are bundled in `kerasdl.recipes`; this script trains that recipe and a
-reference CNN with Keras' default settings (Adam(), batch size 32, inputs
-scaled to [0, 1]) one after the other in the same process, evaluates the
+Course 2's and Course 4's levers (batch norm, Adam with a one-cycle
+learning rate, batch size, a small VGG-style network) are bundled in
+`kerasdl.recipes`; this script trains that recipe and a reference CNN
+with Keras' default settings (Adam(), batch size 32, inputs scaled to
+[0, 1]) one after the other in the same process, evaluates the
 test accuracy every `--eval-every` epochs, and prints how many seconds of
 training (evaluation excluded, compilation included) each needed to reach
 each target, and the ratio. A target not reached within the epoch cap is
 printed as ">= <seconds trained>" and the ratio as a bound.
 
-Run (the defaults take about 10 minutes on 2 CPU cores; numbers from a
+Run (the defaults take about 15 minutes on 2 CPU cores; numbers from a
 loaded, shared machine are noisy: compare ratios from one run):
 
     python benchmarks/time_to_accuracy.py
@@ -22,6 +22,7 @@ Output: one `name: value` line per figure.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -85,6 +86,34 @@ def reference_cnn() -> keras.Model:
     return model
 
 
+def images_per_second(step, dataset, steps: int) -> float:
+    """Images per second of `step(batch)` over `steps` batches, after two warm-up batches."""
+    iterator = iter(dataset)
+    for _ in range(2):
+        step(next(iterator))
+    count, started = 0, time.perf_counter()
+    for _ in range(steps):
+        images, _ = batch = next(iterator)
+        step(batch)
+        count += int(images.shape[0])
+    return count / (time.perf_counter() - started)
+
+
+def profile(dataset, steps: int) -> dict[str, float]:
+    """Where the recipe's time goes: the input pipeline alone, and training steps with and without
+    XLA and batch norm (fresh models, the recipe's batch size, interleaved with nothing else)."""
+    figures = {
+        "profile_input_pipeline_images_per_second": images_per_second(lambda batch: None, dataset, steps)
+    }
+    for label, changes in (("recipe", {}), ("xla", {"jit_compile": True}),
+                           ("no_batchnorm", {"batch_norm": False})):  # fmt: skip
+        model, *_ = build_fast_recipe(dataclasses.replace(FastRecipe(), **changes))
+        figures[f"profile_{label}_train_images_per_second"] = images_per_second(
+            lambda batch, model=model: model.train_on_batch(*batch), dataset, steps
+        )
+    return figures
+
+
 def run(name, model, train_dataset, steps_per_chunk, chunks, test):
     print(f"== {name}: {model.count_params()} parameters", flush=True)
     timer = TimeToAccuracy(*test)
@@ -107,6 +136,7 @@ def main() -> None:
         "--only", choices=("both", "recipe", "reference"), default="both", help="what to train"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
+    parser.add_argument("--profile-steps", type=int, default=30, help="batches per profile figure (0: skip)")
     args = parser.parse_args()
 
     train, test = fashion_mnist("train"), fashion_mnist("test")

@@ -57,7 +57,7 @@ class TestOutOfFold:
         x = np.eye(60, dtype="float32")
         y = np.random.default_rng(0).integers(0, 2, 60)
         in_sample = one_hot_memorizer()
-        in_sample.fit(x, y, epochs=30, batch_size=60, verbose=0)
+        in_sample.fit(x, y, epochs=20, batch_size=60, verbose=0)
         assert np.mean(in_sample.predict(x, verbose=0).argmax(1) == y) > 0.95
         built = []
 
@@ -65,7 +65,7 @@ class TestOutOfFold:
             built.append(1)
             return one_hot_memorizer()
 
-        probs = out_of_fold_probabilities(counting_builder, x, y, folds=3, epochs=30, batch_size=60)
+        probs = out_of_fold_probabilities(counting_builder, x, y, folds=3, epochs=20, batch_size=60)
         assert len(built) == 3 and probs.shape == (60, 2)
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
         # A held-out row's input weights stay at their initial zeros, so its probability comes from the

@@ -138,6 +138,18 @@ class TestWeighted:
         default = float(keras.losses.SparseCategoricalCrossentropy()(y, p, sample_weight=w))
         assert default == pytest.approx(expected * w.sum() / 3, rel=1e-5)
 
+    def test_fit_and_evaluate_use_the_lesson_normalization(self):
+        x = np.array([[1.0], [2.0], [3.0]], "float32")
+        y = np.array([0, 1, 1])
+        w = np.array([1.0, 10.0, 1.0])
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile("sgd", weighted_loss())
+        p = model.predict(x, verbose=0).astype(np.float64)
+        expected = np.sum(w * -np.log(p[np.arange(3), y])) / np.sum(w)
+        assert model.evaluate(x, y, sample_weight=w, batch_size=3, verbose=0) == pytest.approx(
+            expected, rel=1e-5
+        )
+
     def test_wraps_any_loss_keeping_its_config(self):
         loss = weighted_loss(keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
         assert loss.get_config()["label_smoothing"] == 0.1

@@ -83,8 +83,8 @@ class SearchSpace:
         def zoom(low, high, centre, integer=False):
             half = (high - low) * shrink / 2
             new_low, new_high = max(low, centre - half), min(high, centre + half)
-            if integer:
-                return int(math.floor(new_low)), int(math.ceil(new_high))
+            if integer:  # rounded, not floor/ceil, which would widen a narrow integer range again
+                return int(round(new_low)), int(round(new_high))
             return float(new_low), float(new_high)
 
         return SearchSpace(

@@ -34,7 +34,8 @@ class TestSampling:
         assert fine.log_lr == (math.log10(3e-3) - 0.375, math.log10(3e-3) + 0.375)
         assert np.allclose(fine.beta_r, (-2.25, -1.75))
         assert fine.units == (220, 256)  # 250 -+ 240 / 8, clipped at the coarse maximum
-        assert fine.layers[0] == 1 and fine.layers[1] <= 2
+        assert fine.layers == (1, 1)  # 1 -+ 0.25, rounded
+        assert SPACE.around({**best, "layers": 2}).layers == (2, 2)
         rng = np.random.default_rng(2)
         for _ in range(200):
             trial = fine.sample(rng)

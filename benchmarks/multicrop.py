@@ -1,0 +1,58 @@
+"""Test-time cost and accuracy gain of 10-crop and of an ensemble, on Fashion-MNIST test.
+
+Runs `experiments.augmentation` (default profile unless flags are passed
+through) in a temporary logdir and prints, from that one run:
+
+- `multicrop_time_ratio`: 10-crop prediction time over single-crop (goal <=
+  10: the 10 crops go through the network as one batch, so the cost is at
+  most the 10x more arithmetic);
+- `multicrop_accuracy_gain`: 10-crop minus centre-crop test accuracy of the
+  augmented model, with the flips right -> wrong and wrong -> right;
+- `ensemble_accuracy_gain`: ensemble minus mean-member test accuracy (and
+  over the best member), with the ensemble's prediction-time ratio;
+- `augmentation_accuracy_gain`: augmented minus baseline test accuracy.
+
+Run (about 5 minutes on 2 CPU cores; noisy on a shared machine):
+    python benchmarks/multicrop.py
+    python benchmarks/multicrop.py --profile full
+
+Output: one `name: value` line per figure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from experiments import augmentation
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with tempfile.TemporaryDirectory() as logdir:
+        augmentation.main(["--logdir", logdir, "--run-name", "benchmark", *argv])
+        results = json.loads((Path(logdir) / "augmentation" / "benchmark" / "results.json").read_text())
+    multicrop, ensemble, table = results["multicrop"], results["ensemble"], results["table"]
+    print(f"multicrop_crops: {multicrop['crops']}")
+    print(f"multicrop_time_ratio: {multicrop['time_ratio']:.2f}")
+    print(f"multicrop_single_accuracy: {multicrop['single_accuracy']:.4f}")
+    print(f"multicrop_accuracy: {multicrop['multi_accuracy']:.4f}")
+    print(f"multicrop_accuracy_gain: {multicrop['gain']:+.4f}")
+    print(f"multicrop_right_to_wrong: {multicrop['right_to_wrong']}")
+    print(f"multicrop_wrong_to_right: {multicrop['wrong_to_right']}")
+    print(f"ensemble_members: {len(ensemble['members'])}")
+    print(f"ensemble_accuracy: {ensemble['ensemble']['accuracy']:.4f}")
+    print(f"ensemble_accuracy_gain: {ensemble['gain']:+.4f}")
+    print(f"ensemble_accuracy_gain_over_best: {ensemble['gain_over_best']:+.4f}")
+    print(f"ensemble_predict_time_ratio: {ensemble['cost_ratio_predict']:.2f}")
+    augmented, baseline = table["augmentation"]["accuracy"], table["baseline"]["accuracy"]
+    print(f"augmentation_accuracy_gain: {augmented - baseline:+.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

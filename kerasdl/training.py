@@ -157,9 +157,9 @@ class TrainingLoop:
             }
             self.eval_metrics = {"loss": keras.metrics.Mean("loss")}
             for metric in metrics:
-                self.train_metrics[_copy_metric(metric).name] = _copy_metric(metric)
-                copy = _copy_metric(metric)
-                self.eval_metrics[copy.name] = copy
+                train_copy, eval_copy = _copy_metric(metric), _copy_metric(metric)
+                self.train_metrics[train_copy.name] = train_copy
+                self.eval_metrics[eval_copy.name] = eval_copy
         self._functions: dict[tuple[str, str], Callable] = {}
 
     # -- the steps, per replica -------------------------------------------------
@@ -243,7 +243,13 @@ class TrainingLoop:
 
     @staticmethod
     def _steps(dataset: tf.data.Dataset) -> int | None:
+        """Batches per pass (None when unknown); an endless dataset has no epochs and is refused."""
         cardinality = int(dataset.cardinality())
+        if cardinality == int(tf.data.INFINITE_CARDINALITY):
+            raise ValueError(
+                "The dataset repeats forever, so an epoch never ends: pass one pass of the data "
+                "(drop .repeat() or use .take(steps)). Received: an infinite dataset"
+            )
         return cardinality if cardinality >= 0 else None
 
     def evaluate(self, dataset: tf.data.Dataset) -> dict[str, float]:

@@ -122,6 +122,17 @@ class TestTrainingLoop:
             TrainingLoop(_sequential(), keras.optimizers.SGD(), LOSS, clip_global_norm=0)
         with pytest.raises(ValueError, match="Received: epochs=0"):
             TrainingLoop(_sequential(), keras.optimizers.SGD(), LOSS).fit(_dataset(), epochs=0)
+        with pytest.raises(ValueError, match="infinite dataset"):
+            TrainingLoop(_sequential(), keras.optimizers.SGD(), LOSS).fit(_dataset().repeat(), verbose=0)
+
+    def test_dataset_of_unknown_length_runs_one_pass(self):
+        # filter() hides the cardinality: the epoch ends when the iterator does.
+        dataset = _dataset().filter(lambda x, y: True)
+        assert int(dataset.cardinality()) == int(tf.data.UNKNOWN_CARDINALITY)
+        loop = TrainingLoop(_sequential(), keras.optimizers.SGD(0.1), LOSS)
+        history = loop.fit(dataset, epochs=2, verbose=0)
+        reference, reference_history = _fit_reference(epochs=2)
+        np.testing.assert_allclose(history["loss"], reference_history["loss"], rtol=1e-6)
 
 
 MIRRORED_SCRIPT = textwrap.dedent(

@@ -6,20 +6,28 @@ config (`config.json`) and TensorBoard event files; nothing is overwritten
 `experiment_parser`, then call `start_run`, which seeds everything, creates
 the directory and saves the config.
 
+Nothing is lost (principle 7): `run.resume_callbacks(train)` backs the
+training up into `<run>/backup/` and stops on a NaN loss, and `run.finish()`
+marks the run finished. A finished run is never touched again; with
+`--resume`, `start_run` reopens the newest unfinished run of the experiment
+(or the one named by `--run-name`), and `fit` continues from its backup at
+the same step, with TensorBoard curves continuing in the same directory.
+
 Example:
 
     parser = experiment_parser("mismatch", __doc__)
     parser.add_argument("--epochs", type=int, default=5, help="...")
     args = parser.parse_args()
     run = start_run("mismatch", vars(args))
-    with run.writer("train").as_default():
-        tf.summary.scalar("error", 0.1, step=0)
+    model.fit(train, epochs=args.epochs, callbacks=[*run.resume_callbacks(train), ...])
+    run.finish()
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import random
 import re
@@ -34,6 +42,8 @@ from kerasdl.distribute import STRATEGIES, is_chief
 from kerasdl.io import atomic_write_json
 
 DEFAULT_LOGDIR = "logs"
+FINISHED = "FINISHED"  # marker file of a run that ended normally
+BACKUP_DIR = "backup"
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -68,13 +78,44 @@ class Run:
         name: the run's name, unique within the experiment.
         dir: `logs/<experiment>/<name>/`.
         config: the resolved configuration, as saved in `config.json`.
+        resumed: True when `--resume` reopened an interrupted run.
     """
 
     experiment: str
     name: str
     dir: Path
     config: dict[str, Any]
+    resumed: bool = False
     _writers: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def backup_dir(self) -> Path:
+        """`<run>/backup/`, where `resume_callbacks` keeps the training backups."""
+        return self.dir / BACKUP_DIR
+
+    @property
+    def finished(self) -> bool:
+        return (self.dir / FINISHED).exists()
+
+    def resume_callbacks(self, dataset=None, save_freq: str | int = "epoch", keep: int = 2) -> list:
+        """Callbacks that make `fit` resumable: `[NanGuard(), BackupAndRestore(...)]`.
+
+        Put them first in `callbacks`. On a resumed run they restore the
+        backup, so `fit` continues at the epoch (and batch) it stopped at.
+
+        Args:
+            dataset: the training `tf.data.Dataset`, if it reshuffles each
+                epoch (keeps the data order of the resumed epochs).
+            save_freq: "epoch" or back up every N batches as well.
+            keep: backups kept.
+        """
+        from kerasdl.backup import BackupAndRestore
+        from kerasdl.nan_guard import NanGuard
+
+        return [
+            NanGuard(),
+            BackupAndRestore(self.backup_dir, save_freq=save_freq, keep=keep, dataset=dataset),
+        ]
 
     def writer(self, subdir: str = ""):
         """The `tf.summary` writer for `<run>/<subdir>` (created once, cached).
@@ -101,6 +142,46 @@ class Run:
             writer.flush()
             writer.close()
         self._writers.clear()
+
+    def finish(self) -> None:
+        """Closes the writers and marks the run finished: `--resume` will never reopen it."""
+        self.close()
+        atomic_write_json(self.dir / FINISHED, {"finished_utc": _utc_now()})
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def resumable_run_dir(
+    experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, name: str | None = None
+) -> Path | None:
+    """The run `--resume` continues: the newest unfinished run, or the one called `name`.
+
+    Returns:
+        The run directory, or None when the experiment has no unfinished run.
+
+    Raises:
+        ValueError: `name` is given but no such run exists, or it is finished.
+    """
+    base = Path(logdir) / experiment
+    if name is not None:
+        run_dir = base / name
+        if not (run_dir / "config.json").exists():
+            raise ValueError(f"There is no run {name!r} to resume under {base}. Received: run_name={name!r}")
+        if (run_dir / FINISHED).exists():
+            raise ValueError(
+                f"Run {run_dir} finished; it is never reopened. Start a new run instead. "
+                f"Received: run_name={name!r}"
+            )
+        return run_dir
+    candidates = [
+        path
+        for path in (base.iterdir() if base.is_dir() else [])
+        if (path / "config.json").exists() and not (path / FINISHED).exists()
+    ]
+    # config.json is written once, when the run starts: its mtime orders the runs.
+    return max(candidates, key=lambda path: (path / "config.json").stat().st_mtime_ns, default=None)
 
 
 def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, name: str | None = None) -> Path:
@@ -131,29 +212,52 @@ def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, nam
 
 
 def start_run(experiment: str, config: dict[str, Any]) -> Run:
-    """Seeds, creates the run directory and saves the resolved config.
+    """Seeds, creates the run directory (or reopens one with `resume`) and saves the resolved config.
 
     `config` is usually `vars(args)` from `experiment_parser`; its keys
-    `logdir`, `run_name`, `seed` and `deterministic` are used here, and the
-    whole dictionary (plus the command line and library versions) is saved
-    to `config.json`.
+    `logdir`, `run_name`, `seed`, `deterministic` and `resume` are used here,
+    and the whole dictionary (plus the command line and library versions) is
+    saved to `config.json`. A resumed run keeps its `config.json` and gets a
+    `resume-<n>.json` with the new command line; options that changed are
+    printed.
     """
     import keras
     import tensorflow as tf
 
     config = dict(config)
     set_seeds(int(config.get("seed", 0)), bool(config.get("deterministic", False)))
-    run_dir = new_run_dir(experiment, config.get("logdir", DEFAULT_LOGDIR), config.get("run_name"))
+    logdir = config.get("logdir", DEFAULT_LOGDIR)
+    run_dir = None
+    if config.get("resume"):
+        run_dir = resumable_run_dir(experiment, logdir, config.get("run_name"))
+        if run_dir is None:
+            print(f"--resume: no unfinished run under {Path(logdir) / experiment}; starting a new run.")
+    resumed = run_dir is not None
+    if run_dir is None:
+        run_dir = new_run_dir(experiment, logdir, config.get("run_name"))
     config["run_dir"] = str(run_dir)
     resolved = {
         "experiment": experiment,
         "config": config,
         "argv": sys.argv,
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
-        "started_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "started_utc": _utc_now(),
     }
-    atomic_write_json(run_dir / "config.json", resolved)
-    return Run(experiment=experiment, name=run_dir.name, dir=run_dir, config=config)
+    if resumed:
+        _report_changes(json.loads((run_dir / "config.json").read_text()).get("config", {}), config)
+        count = len(list(run_dir.glob("resume-*.json")))
+        atomic_write_json(run_dir / f"resume-{count + 1}.json", resolved)
+        print(f"Resuming run {run_dir}.")
+    else:
+        atomic_write_json(run_dir / "config.json", resolved)
+    return Run(experiment=experiment, name=run_dir.name, dir=run_dir, config=config, resumed=resumed)
+
+
+def _report_changes(saved: dict[str, Any], config: dict[str, Any]) -> None:
+    ignored = {"resume", "run_name", "run_dir"}
+    for key in sorted((set(saved) | set(config)) - ignored):
+        if saved.get(key) != config.get(key):
+            print(f"--resume: {key} was {saved.get(key)!r}, now {config.get(key)!r}.")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -163,7 +267,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 def experiment_parser(experiment: str, description: str | None) -> argparse.ArgumentParser:
     """An argument parser with the flags every experiment shares.
 
-    Shared flags: --logdir, --run-name, --seed, --deterministic, --strategy.
+    Shared flags: --logdir, --run-name, --seed, --deterministic, --strategy,
+    --resume.
     Each script adds its own flags with help text; `--help` shows all of
     them with their defaults.
     """
@@ -181,7 +286,8 @@ def experiment_parser(experiment: str, description: str | None) -> argparse.Argu
     shared.add_argument(
         "--run-name",
         default=None,
-        help="name of the run directory (default: the UTC time); a taken name gets a suffix",
+        help="name of the run directory (default: the UTC time); a taken name gets a suffix; "
+        "with --resume, the run to continue",
     )
     shared.add_argument(
         "--seed", type=int, default=0, help="seed for weights, shuffling, splits and synthesis"
@@ -192,6 +298,11 @@ def experiment_parser(experiment: str, description: str | None) -> argparse.Argu
         help="turn on TensorFlow op determinism (bit-identical reruns)",
     )
     shared.add_argument("--strategy", default="auto", choices=STRATEGIES, help="tf.distribute strategy")
+    shared.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the newest unfinished run (or --run-name) from its last backup instead of a new run",
+    )
     return parser
 
 

@@ -94,3 +94,52 @@ def test_atomic_write_keeps_previous_file_on_failure(tmp_path, monkeypatch):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+
+
+class TestResumeRuns:
+    def start(self, logdir, *flags):
+        args = experiment_parser("exp", "doc").parse_args(["--logdir", str(logdir), *flags])
+        return start_run("exp", vars(args))
+
+    def test_without_resume_every_run_is_new(self, logdir):
+        first = self.start(logdir, "--run-name", "r")
+        second = self.start(logdir, "--run-name", "r")
+        assert second.dir != first.dir and not second.resumed
+
+    def test_resume_reopens_the_newest_unfinished_run(self, logdir, capsys):
+        older = self.start(logdir, "--run-name", "older")
+        newer = self.start(logdir, "--run-name", "newer", "--seed", "1")
+        self.start(logdir, "--run-name", "done").finish()
+        config_before = (newer.dir / "config.json").read_text()
+        resumed = self.start(logdir, "--resume", "--seed", "2")
+        assert resumed.dir == newer.dir != older.dir and resumed.resumed
+        assert (newer.dir / "config.json").read_text() == config_before  # nothing overwritten
+        record = json.loads((newer.dir / "resume-1.json").read_text())
+        assert record["config"]["seed"] == 2
+        assert "--resume: seed was 1, now 2." in capsys.readouterr().out
+
+    def test_a_finished_run_is_never_reopened(self, logdir, capsys):
+        run = self.start(logdir, "--run-name", "r")
+        run.finish()
+        assert run.finished
+        again = self.start(logdir, "--resume")
+        assert again.dir != run.dir and not again.resumed
+        assert "no unfinished run" in capsys.readouterr().out
+        with pytest.raises(ValueError, match="finished; it is never reopened.*Received: run_name='r'"):
+            self.start(logdir, "--resume", "--run-name", "r")
+        with pytest.raises(ValueError, match="no run 'nope' to resume"):
+            self.start(logdir, "--resume", "--run-name", "nope")
+
+    def test_resume_callbacks_back_up_into_the_run(self, logdir):
+        import keras
+
+        from kerasdl.backup import BackupAndRestore, BackupStore
+        from kerasdl.nan_guard import NanGuard
+
+        run = self.start(logdir)
+        guard, backup = run.resume_callbacks()
+        assert isinstance(guard, NanGuard) and isinstance(backup, BackupAndRestore)
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=2, callbacks=[guard, backup], verbose=0)
+        assert BackupStore(run.backup_dir).latest_position()["epoch"] == 2

@@ -193,7 +193,8 @@ def main(argv=None) -> int:
         )
         first_layer, last_layer = probe.dense[0].name, probe.dense[-1].name
         results[name] = {
-            "train_error": 1 - history["accuracy"][-1],
+            # Measured after training in inference mode, not the running average of the last epoch.
+            "train_error": 1 - loop.evaluate(data.train_eval)["accuracy"],
             "dev_error": 1 - history["val_accuracy"][-1],
             "initial_loss": history["loss"][0],
             "first_layer_gradient_norm_at_init": probe.first_norms[first_layer],

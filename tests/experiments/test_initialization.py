@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -45,3 +46,15 @@ def test_rejects_unknown_initialization(logdir, capsys):
     except SystemExit as exit:
         assert exit.code == 2
     assert "orthogonal" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_he_trains_and_the_others_do_not(fashion_mnist_all, logdir):
+    """The lesson's outcome on real data: He learns, zeros stays at chance, large random lags far behind."""
+    argv = ["--logdir", str(logdir), "--run-name", "outcome", "--train-size", "3000", "--dev-size", "1000",
+            "--epochs", "3"]  # fmt: skip
+    assert initialization.main(argv) == 0
+    results = json.loads((logdir / "initialization" / "outcome" / "results.json").read_text())
+    assert results["he"]["dev_error"] < 0.3
+    assert results["zeros"]["dev_error"] > 0.8  # ten classes: chance is 0.9
+    assert results["large"]["dev_error"] > results["he"]["dev_error"] + 0.2

@@ -191,12 +191,19 @@ def build_parser():
     return parser
 
 
+def hash_subset(source: ImageSource, size: int, salt: str) -> ImageSource:
+    """About `size` examples of `source`, chosen by a hash of their ids (all of them if it is smaller)."""
+    if len(source) <= size:
+        return source
+    share = size / len(source)
+    return split_by_hash(source, {"keep": share, "rest": 1 - share}, salt=salt)["keep"]
+
+
 def make_sources(args) -> tuple[ImageSource, ImageSource]:
     """Source A (as is) and source B (phone camera), from disjoint examples."""
     pool = load_source(args.source, data_dir=args.data_dir, download=args.download)
     if args.limit:
-        share = min(1.0, args.limit / len(pool))
-        pool = split_by_hash(pool, {"keep": share, "drop": 1 - share}, salt=f"limit/{args.seed}")["keep"]
+        pool = hash_subset(pool, args.limit, salt=f"limit/{args.seed}")
     roles = split_by_hash(pool, {"A": 1 - args.b_fraction, "B": args.b_fraction}, salt=f"roles/{args.seed}")
     source_a, source_b = roles["A"], phone_camera(roles["B"], args.synthesis_strength, seed=args.seed)
     if args.synthesize_train > 0:
@@ -255,13 +262,7 @@ def report_label_issues(args, run, split: MismatchedSplit, probs: dict, flipped:
     writer, step, scores, masks = run.writer("label_issues"), args.epochs, {}, {}
     parts, probs = {"dev": split.dev, "test": split.test}, dict(probs)
     if args.label_issue_folds:
-        train = split.train
-        if len(train) > args.label_issue_train_size:
-            share = args.label_issue_train_size / len(train)
-            subsets = split_by_hash(
-                train, {"kfold": share, "rest": 1 - share}, salt=f"label-issues/{args.seed}"
-            )
-            train = subsets["kfold"]
+        train = hash_subset(split.train, args.label_issue_train_size, salt=f"label-issues/{args.seed}")
         probs["train_subset"] = out_of_fold_probabilities(
             lambda: compiled_model(args, split),
             standardizer(train.images),
@@ -327,9 +328,8 @@ def main(argv=None) -> int:
     }
     run.save_json("data.json", data_description)
     train_eval = split.train
-    if args.train_eval_size and len(split.train) > args.train_eval_size:
-        share = args.train_eval_size / len(split.train)
-        train_eval = split_by_hash(split.train, {"eval": share, "rest": 1 - share}, salt="train-eval")["eval"]
+    if args.train_eval_size:
+        train_eval = hash_subset(split.train, args.train_eval_size, salt="train-eval")
     evaluate = {
         name: to_dataset(part, 512, standardizer=standardizer)
         for name, part in {

@@ -7,9 +7,7 @@ from PIL import Image
 
 from kerasdl.diagnostics import (
     auto_tags,
-    confusion_matrix_image,
     export_sheet,
-    image_grid,
     import_sheet,
     laplacian_variance,
     rms_contrast,
@@ -18,7 +16,6 @@ from kerasdl.diagnostics import (
     top_loss_grid,
     top_losses,
 )
-from kerasdl.diagnostics.images import cell_colour
 
 FIXTURE = Path(__file__).parent / "data" / "error_sheet.csv"
 
@@ -197,20 +194,3 @@ class TestPictures:
         first = grid[2 : 2 + 8 * scale, 2 : 2 + 8 * scale, 0]
         np.testing.assert_array_equal(first, np.kron(images[5, ..., 0], np.ones((scale, scale))))
         assert grid.dtype == np.uint8 and grid.shape[-1] == 3
-
-    def test_confusion_matrix_cells_are_shaded_by_row_rate(self):
-        matrix = np.array([[9, 1], [0, 10]])
-        image = confusion_matrix_image(matrix, ["a", "b"], cell=30)
-
-        def pixels(colour):
-            return int(np.all(image == np.array(colour), axis=-1).sum())
-
-        # Full-recall diagonal cell (10/10) is pure blue, the 1/10 confusion a light red, 0/10 white.
-        assert pixels(cell_colour(1.0, True)) > 300
-        assert pixels(cell_colour(0.9, True)) > 300
-        assert pixels(cell_colour(0.1, False)) > 300
-        assert cell_colour(0.1, False) == (255, 230, 230)
-
-    def test_grid_rejects_caption_mismatch(self):
-        with pytest.raises(ValueError, match="Received: 2 images, 1 captions"):
-            image_grid(np.zeros((2, 4, 4, 1), np.uint8), ["x"])

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from kerasdl.diagnostics import confusion_matrix_image, for_summary, image_grid
+from kerasdl.diagnostics.images import LINE_HEIGHT, cell_colour, row_rates
+
+
+class TestImageGrid:
+    def test_tiles_are_the_upscaled_images_in_order(self):
+        images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4, 1) * 10
+        grid = image_grid(images, columns=2, scale=2)
+        tile_w = 4 * 2 + 4  # no captions: the image width plus 2-pixel margins
+        assert grid.shape == (3 * 2 + 4, 2 * tile_w, 3)
+        for position in range(2):
+            left = position * tile_w + 2
+            tile = grid[2 : 2 + 6, left : left + 8]
+            expected = np.kron(images[position, ..., 0], np.ones((2, 2), np.uint8))
+            for channel in range(3):  # grayscale becomes equal RGB channels
+                np.testing.assert_array_equal(tile[..., channel], expected)
+
+    def test_captions_widen_and_heighten_tiles(self):
+        images = np.zeros((3, 4, 4, 1), np.uint8)
+        plain = image_grid(images, columns=3, scale=1)
+        captioned = image_grid(images, ["a much longer caption\nsecond line", "x", "y"], columns=3, scale=1)
+        assert captioned.shape[0] == plain.shape[0] + 2 * LINE_HEIGHT
+        assert captioned.shape[1] > plain.shape[1]
+        assert (captioned < 255).any()  # the ink of the captions
+
+    def test_rejects_caption_mismatch_and_empty_input(self):
+        with pytest.raises(ValueError, match="Received: 2 images, 1 captions"):
+            image_grid(np.zeros((2, 4, 4, 1), np.uint8), ["x"])
+        with pytest.raises(ValueError, match="Received: 0 images"):
+            image_grid(np.zeros((0, 4, 4, 1), np.uint8))
+
+
+class TestConfusionMatrixImage:
+    def test_row_rates_by_hand(self):
+        np.testing.assert_allclose(row_rates(np.array([[9, 1], [0, 0]])), [[0.9, 0.1], [0.0, 0.0]])
+
+    def test_cells_are_shaded_by_row_rate(self):
+        image = confusion_matrix_image(np.array([[9, 1], [0, 10]]), ["a", "b"], cell=30)
+
+        def pixels(colour):
+            return int(np.all(image == np.array(colour), axis=-1).sum())
+
+        # Full-recall diagonal cell (10/10) is pure blue, 9/10 nearly so, the 1/10 confusion light red.
+        assert cell_colour(1.0, True) == (0, 0, 255) and cell_colour(0.1, False) == (255, 230, 230)
+        assert pixels(cell_colour(1.0, True)) > 300
+        assert pixels(cell_colour(0.9, True)) > 300
+        assert pixels(cell_colour(0.1, False)) > 300
+        assert for_summary(image).shape == (1, *image.shape)
+
+    def test_rejects_wrong_shape(self):
+        with pytest.raises(ValueError, match="Received: shape=\\(2, 2\\) for 3 classes"):
+            confusion_matrix_image(np.zeros((2, 2)), ["a", "b", "c"])

@@ -170,7 +170,13 @@ def test_detects_injected_label_noise_on_a_fashion_mnist_subset(fashion_mnist_al
 
 @pytest.mark.slow
 def test_detects_injected_label_noise_on_the_fashion_mnist_test_set(fashion_mnist_all):
-    """5% of the 10,000 test labels flipped; 5-fold out-of-fold probabilities from a small CNN."""
+    """5% of the 10,000 test labels flipped; 5-fold out-of-fold probabilities from a small CNN.
+
+    Measured (seed 0, about 75 s on a loaded 2-core machine): precision 0.352, recall 0.896, precision of
+    the top 500 (k = the number of flips) 0.814. The main job at full scale (`--inject-label-noise 0.05`,
+    held-out predictions on 3,474 dev / 3,456 test images) measured precision 0.325 / 0.341, recall
+    0.902 / 0.913, top-k precision 0.805 / 0.855.
+    """
     set_seeds(0)
     x, noisy, flipped = noisy_fashion_mnist(fashion_mnist_all, 10_000)
     probs = out_of_fold_probabilities(small_cnn, x, noisy, folds=5, epochs=4, batch_size=128)

@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument(
         "--recipe-epochs", type=int, default=FastRecipe().epochs, help="the recipe's schedule length"
     )
-    parser.add_argument("--reference-epochs", type=int, default=8, help="cap on the reference's epochs")
+    parser.add_argument("--reference-epochs", type=int, default=12, help="cap on the reference's epochs")
     parser.add_argument("--eval-every", type=float, default=0.5, help="epochs between test evaluations")
     parser.add_argument("--flip", action="store_true", help="add the recipe's flip augmentation")
     parser.add_argument(
@@ -154,6 +154,9 @@ def main() -> None:
         results["recipe"] = run(
             "recipe", model, dataset, steps, chunks, (standardizer(test.images), test.labels)
         )
+        if args.profile_steps:
+            for key, value in profile(dataset, args.profile_steps).items():
+                print(f"{key}: {value:.0f}", flush=True)
     if args.only in ("both", "reference"):
         set_seeds(args.seed)
         model = reference_cnn()

@@ -114,7 +114,7 @@ class FastRecipe:
     batch_norm: bool = True
     hidden_units: int = 128
     batch_size: int = 256
-    epochs: int = 5
+    epochs: int = 6
     peak_learning_rate: float = 3e-3
     warmup_fraction: float = 0.1
     flip: bool = False

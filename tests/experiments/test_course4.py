@@ -91,3 +91,40 @@ def test_bad_flags_print_one_clear_line(module, argv, tmp_path, capsys):
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: ")
     assert not any(tmp_path.iterdir())  # no run directory left behind
+
+
+@pytest.mark.slow
+def test_pretrained_features_beat_training_from_scratch_on_little_data(fashion_mnist_all, logdir):
+    """With 20 labelled images per target class, a frozen pretrained network plus a new softmax
+    generalizes better than the same network trained from scratch."""
+    argv = ["--logdir", str(logdir), "--pretrain-limit", "12000", "--pretrain-epochs", "2", "--epochs", "20",
+            "--per-class", "20", "--test-limit", "2000", "--ways", "softmax,features,scratch"]  # fmt: skip
+    assert transfer.main(argv) == 0
+    rows = json.loads((_run_dir(logdir, "transfer") / "results.json").read_text())["rows"]
+    accuracy = {row["way"]: row["target_test_accuracy"] for row in rows}
+    # 2,000 test images: one standard error of an accuracy near 0.8 is about 0.01.
+    assert accuracy["softmax"] > accuracy["scratch"] + 0.03, accuracy
+    assert accuracy["features"] > accuracy["scratch"] + 0.03, accuracy
+
+
+@pytest.mark.slow
+def test_one_multitask_network_matches_four_single_task_networks(fashion_mnist_all, logdir):
+    argv = [
+        "--logdir",
+        str(logdir),
+        "--limit",
+        "6000",
+        "--test-limit",
+        "2000",
+        "--epochs",
+        "2",
+        "--missing",
+        "0.3",
+    ]
+    assert multitask.main(argv) == 0
+    rows = {
+        r["approach"]: r
+        for r in json.loads((_run_dir(logdir, "multitask") / "results.json").read_text())["rows"]
+    }
+    assert rows["multi_task"]["mean_accuracy"] > 0.93, rows  # the masked loss learns every task
+    assert rows["multi_task"]["mean_accuracy"] > rows["single_task"]["mean_accuracy"] - 0.02, rows

@@ -22,7 +22,9 @@ The lesson's three rules, as code:
 Trials run in parallel worker processes (the "caviar" strategy, on a small
 scale), each one a small Fashion-MNIST network trained with
 `kerasdl.training.TrainingLoop`, and each logged to TensorBoard's HParams
-dashboard as one session.
+dashboard as one session. The CPU cores are split between the workers; each
+worker builds its trials under --strategy (on GPUs, every worker sees every
+GPU: use --workers 1 with a multi-GPU strategy).
 
 Run:
     python -m experiments.hparam_search                      # ~2-4 min on 2 CPU cores, 2 workers
@@ -146,6 +148,7 @@ def run_trial(trial: dict, settings: dict) -> dict:
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
+    from kerasdl.distribute import make_strategy
     from kerasdl.experiment import Run, set_seeds
     from kerasdl.initializers import He
     from kerasdl.training import TrainingLoop
@@ -154,16 +157,17 @@ def run_trial(trial: dict, settings: dict) -> dict:
     set_seeds(trial["seed"])
     data = small_train_dev(settings["train_size"], settings["dev_size"], settings["batch_size"],
                            settings["data_seed"], settings["data_dir"])  # fmt: skip
-    inputs = keras.Input(data.input_shape)
-    x = keras.layers.Flatten()(inputs)
-    for index in range(trial["layers"]):
-        x = keras.layers.Dense(
-            trial["units"], activation="relu", kernel_initializer=He(seed=trial["seed"] + index)
-        )(x)
-    model = keras.Model(inputs, keras.layers.Dense(data.num_classes)(x))
-    optimizer = keras.optimizers.Adam(trial["learning_rate"], beta_1=trial["beta1"])
+    strategy = make_strategy(settings["strategy"])
+    with strategy.scope():
+        inputs = keras.Input(data.input_shape)
+        x = keras.layers.Flatten()(inputs)
+        for index in range(trial["layers"]):
+            initializer = He(seed=trial["seed"] + index)
+            x = keras.layers.Dense(trial["units"], activation="relu", kernel_initializer=initializer)(x)
+        model = keras.Model(inputs, keras.layers.Dense(data.num_classes)(x))
+        optimizer = keras.optimizers.Adam(trial["learning_rate"], beta_1=trial["beta1"])
     loop = TrainingLoop(model, optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                        [keras.metrics.SparseCategoricalAccuracy("accuracy")])  # fmt: skip
+                        [keras.metrics.SparseCategoricalAccuracy("accuracy")], strategy=strategy)  # fmt: skip
     trial_dir = Path(settings["run_dir"]) / "trials" / trial["name"]
     run = Run(EXPERIMENT, trial["name"], trial_dir, trial)
     hparams = {key: trial[key] for key in ("stage", "learning_rate", "beta1", "units", "layers")}
@@ -265,7 +269,7 @@ def main(argv=None) -> int:
         key: getattr(args, key)
         for key in ("train_size", "dev_size", "epochs", "batch_size", "data_dir", "seed")
     }
-    settings.update(run_dir=str(run.dir), data_seed=args.seed)
+    settings.update(run_dir=str(run.dir), data_seed=args.seed, strategy=args.strategy)
     rng = np.random.default_rng(args.seed)
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     context = multiprocessing.get_context("spawn")  # fresh TensorFlow per worker, no forked state

@@ -45,6 +45,7 @@ import keras
 import tensorflow as tf
 
 from kerasdl.callbacks import EpochEvaluation
+from kerasdl.distribute import make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.initializers import He
 from kerasdl.layers import BatchNorm, Dense
@@ -121,6 +122,7 @@ def main(argv=None) -> int:
     except (SourceMissingError, SourceCorruptError, ValueError) as error:
         fail(str(error))
     run = start_run(EXPERIMENT, vars(args))
+    strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; learning rates: {rates}")
 
     results = {}
@@ -129,14 +131,15 @@ def main(argv=None) -> int:
             name = f"{variant}_lr{rate:g}"
             print(f"\n== {name}")
             keras.utils.set_random_seed(args.seed)
-            model = build_model(
-                variant, data.input_shape, data.num_classes, args.depth, args.width, args.momentum
-            )
-            model.compile(
-                optimizer=Momentum(rate, beta=0.0),  # plain mini-batch gradient descent
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
+            with strategy.scope():
+                model = build_model(
+                    variant, data.input_shape, data.num_classes, args.depth, args.width, args.momentum
+                )
+                model.compile(
+                    optimizer=Momentum(rate, beta=0.0),  # plain mini-batch gradient descent
+                    loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"],
+                )
             curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=name)
             callbacks = [keras.callbacks.TerminateOnNaN(), curves]
             verbose = 1 if sys.stdout.isatty() else 2

@@ -41,6 +41,7 @@ import keras
 import tensorflow as tf
 
 from kerasdl.callbacks import EpochEvaluation
+from kerasdl.distribute import make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.initializers import He
 from kerasdl.layers import Dense
@@ -127,6 +128,7 @@ def main(argv=None) -> int:
     except (SourceMissingError, SourceCorruptError, ValueError) as error:
         fail(str(error))
     run = start_run(EXPERIMENT, vars(args))
+    strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {minibatch.m} training examples; variants: {', '.join(variants)}")
 
     results = {}
@@ -135,12 +137,13 @@ def main(argv=None) -> int:
         data = full_batch if variant == "batch_gd" else minibatch
         steps_per_epoch = int(data.train.cardinality())
         keras.utils.set_random_seed(args.seed)  # the same initial weights and batch order for every variant
-        model = build_model(data.input_shape, data.num_classes)
-        model.compile(
-            optimizer=make_optimizer(variant, args, steps_per_epoch),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        with strategy.scope():
+            model = build_model(data.input_shape, data.num_classes)
+            model.compile(
+                optimizer=make_optimizer(variant, args, steps_per_epoch),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
         curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=variant)
         verbose = 1 if sys.stdout.isatty() else 2
         model.fit(data.train, epochs=args.epochs, shuffle=False, callbacks=[curves], verbose=verbose)

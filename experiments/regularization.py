@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.callbacks import EpochEvaluation
+from kerasdl.distribute import make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.initializers import He
 from kerasdl.layers import Dense, InvertedDropout
@@ -138,20 +139,22 @@ def main(argv=None) -> int:
     except (SourceMissingError, SourceCorruptError, ValueError) as error:
         fail(str(error))
     run = start_run(EXPERIMENT, vars(args))
+    strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; variants: {', '.join(variants)}")
 
     results = {}
     for variant in variants:
         print(f"\n== {variant}")
         keras.utils.set_random_seed(args.seed)  # the same initial weights and batches for every variant
-        model = build_model(
-            variant, data.input_shape, data.num_classes, args.width, data.m, args.lambd, args.keep_prob
-        )
-        model.compile(
-            optimizer=Momentum(args.learning_rate, beta=0.9),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        with strategy.scope():
+            model = build_model(
+                variant, data.input_shape, data.num_classes, args.width, data.m, args.lambd, args.keep_prob
+            )
+            model.compile(
+                optimizer=Momentum(args.learning_rate, beta=0.9),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
         curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=variant)
         verbose = 1 if sys.stdout.isatty() else 2
         model.fit(

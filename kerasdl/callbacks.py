@@ -75,4 +75,6 @@ class EpochEvaluation(keras.callbacks.Callback):
                 self.history["gap"].append(gap)
                 tf.summary.scalar("gap", gap, step=step)
             optimizer = self.model.optimizer
-            tf.summary.scalar("learning_rate", float(optimizer.learning_rate), step=step)
+            tf.summary.scalar(
+                "learning_rate", float(keras.ops.convert_to_numpy(optimizer.learning_rate)), step=step
+            )

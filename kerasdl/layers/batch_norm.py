@@ -78,6 +78,9 @@ class BatchNorm(keras.layers.Layer):
             raise ValueError(f"momentum must be a number in [0, 1). Received: momentum={momentum!r}")
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
             raise ValueError(f"epsilon must be a positive number. Received: epsilon={epsilon!r}")
+        for name, value in (("center", center), ("scale", scale)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
         self.axis = axis
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)

@@ -56,6 +56,8 @@ class Dense(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ValueError(f"units must be a positive integer. Received: units={units!r}")
+        if not isinstance(use_bias, bool):
+            raise ValueError(f"use_bias must be True or False. Received: use_bias={use_bias!r}")
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias

@@ -114,6 +114,18 @@ class TestBatchNorm:
         with pytest.raises(ValueError, match="epsilon must be a positive number. Received: epsilon="):
             BatchNorm(epsilon=epsilon)
 
+    @pytest.mark.parametrize("name", ["center", "scale"])
+    def test_bad_center_and_scale(self, name):
+        with pytest.raises(ValueError, match=f"{name} must be True or False. Received: {name}="):
+            BatchNorm(**{name: 1})
+
+    def test_center_and_scale_off_match_keras(self):
+        z = np.random.default_rng(8).normal(size=(16, 3))
+        ours = BatchNorm(center=False, scale=False, dtype="float64")
+        theirs = keras.layers.BatchNormalization(center=False, scale=False, dtype="float64")
+        np.testing.assert_allclose(ours(z, training=True), theirs(z, training=True), rtol=1e-10)
+        assert [w.name for w in ours.weights] == ["moving_mean", "moving_variance"]
+
     def test_bad_axis(self):
         with pytest.raises(ValueError, match="axis must be an integer. Received: axis="):
             BatchNorm(axis=[1, 2])

@@ -82,6 +82,10 @@ class TestDense:
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
         assert loaded.layers[0].get_config() == model.layers[0].get_config()
 
+    def test_bad_use_bias(self):
+        with pytest.raises(ValueError, match="use_bias must be True or False. Received: use_bias="):
+            Dense(3, use_bias="no")
+
     @pytest.mark.parametrize("units", [0, -3, 2.5, True])
     def test_bad_units(self, units):
         with pytest.raises(ValueError, match="units must be a positive integer. Received: units="):

@@ -42,8 +42,9 @@ Run "error_analysis": Text "error_analysis/dev/tags" (the lesson's sheet:
 and "error_analysis/dev/top_losses", scalars F1 macro/micro. Run
 "label_issues": Text and Images "label_issues/<split>/..." (dev, test,
 train_subset), with precision/recall when labels were flipped on purpose.
-The run directory also holds error_analysis/dev_errors.csv and .png: fill in
-the CSV's tag columns and read it back with kerasdl.diagnostics.import_sheet.
+The run directory also holds error_analysis/dev_errors.csv and .png: add tag
+columns to the CSV, tick them, and `python -m kerasdl.diagnostics <the CSV>`
+prints and logs the table of your tags (Text "error_analysis/dev/manual_tags").
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ def log_error_analysis(
         csv_path = export_sheet(sheet.sample(sample, seed), export_to, images)
         table += (
             f"\n\nA sample of {min(sample, len(sheet))} of these errors is in `{csv_path}` with its contact "
-            f"sheet `{csv_path.with_suffix('.png').name}`: add a column per idea, tick the rows, and read it "
-            "back with `kerasdl.diagnostics.import_sheet`."
+            f"sheet `{csv_path.with_suffix('.png').name}`: add a column per idea, tick the rows, then run "
+            f"`python -m kerasdl.diagnostics {csv_path}` for this table of your tags."
         )
     matrix = confusion_matrix(labels, predicted, len(class_names))
     prefix = f"error_analysis/{split}"

@@ -63,6 +63,16 @@ class TestSchedules:
         for step in STEPS:
             assert float(restored(step)) == float(schedule(step))
 
+    @pytest.mark.parametrize("schedule, formula", CASES, ids=IDS)
+    def test_keras_file_round_trip_inside_a_model(self, schedule, formula, tmp_path):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse")
+        model.fit(np.ones((24, 2), "float32"), np.zeros((24, 1), "float32"), batch_size=2, verbose=0)
+        loaded = reload(model, tmp_path)
+        restored = keras.optimizers.schedules.deserialize(loaded.optimizer.get_config()["learning_rate"])
+        assert type(restored) is type(schedule) and restored.get_config() == schedule.get_config()
+        assert float(loaded.optimizer.learning_rate) == pytest.approx(formula(12), rel=1e-6)
+
     def test_drives_the_optimizer_and_resumes_from_its_step(self, tmp_path):
         schedule = schedules.StaircaseDecay(0.1, drop=0.5, epochs_per_drop=1, steps_per_epoch=4)
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

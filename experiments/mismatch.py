@@ -96,7 +96,9 @@ def human_error(value: str) -> float:
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[2])
+    # The header's title, what the job does, the decomposition and the diagnostics (not the run commands).
+    paragraphs = __doc__.split("\n\n")
+    parser = experiment_parser(EXPERIMENT, "\n\n".join(paragraphs[i] for i in (0, 2, 3, 4)))
     data = parser.add_argument_group("data")
     data.add_argument(
         "--source",

@@ -235,13 +235,18 @@ def tag_table_markdown(sheet: ErrorSheet, dev_error: float) -> str:
     return "\n".join(lines)
 
 
+def pair_name(a: int, b: int, class_names: Sequence[str]) -> str:
+    """The name of an unordered class pair, "<lower index class> vs <higher index class>"."""
+    return f"{class_names[min(a, b)]} vs {class_names[max(a, b)]}"
+
+
 def confused_pairs(
     true: np.ndarray, predicted: np.ndarray, class_names: Sequence[str]
 ) -> list[tuple[str, int]]:
     """Unordered class pairs among the errors, most frequent first: [("Shirt vs T-shirt/top", 84), ...].
 
-    A pair is named by its two classes in class-index order, whichever way
-    the mistake went.
+    A pair is named by `pair_name`, whichever way the mistake went; equal
+    counts are ordered by class index.
     """
     counts: dict[tuple[int, int], int] = {}
     for t, p in zip(np.asarray(true), np.asarray(predicted), strict=True):
@@ -249,7 +254,7 @@ def confused_pairs(
             key = (min(t, p), max(t, p))
             counts[key] = counts.get(key, 0) + 1
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [(f"{class_names[a]} vs {class_names[b]}", n) for (a, b), n in ranked]
+    return [(pair_name(a, b, class_names), n) for (a, b), n in ranked]
 
 
 def auto_tags(
@@ -314,10 +319,7 @@ def auto_tags(
     tags = {name: mask[wrong] for name, mask in everywhere.items()}
     names = np.asarray(class_names, dtype=object)
     pair_of = np.array(
-        [
-            f"{class_names[min(t, p)]} vs {class_names[max(t, p)]}"
-            for t, p in zip(labels[wrong], predicted[wrong], strict=True)
-        ],
+        [pair_name(t, p, class_names) for t, p in zip(labels[wrong], predicted[wrong], strict=True)],
         dtype=object,
     )
     for pair, _ in confused_pairs(labels, predicted, class_names)[:pairs]:

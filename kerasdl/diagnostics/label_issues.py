@@ -203,7 +203,9 @@ def find_label_issues(labels: np.ndarray, probs: np.ndarray, **cleanlab_kwargs) 
     cleanlab_kwargs.setdefault("return_indices_ranked_by", "self_confidence")
     # cleanlab's default starts one process per core: 30x slower than in-process for a dev set of thousands.
     cleanlab_kwargs.setdefault("n_jobs", 1)
-    indices = np.asarray(cleanlab_find_label_issues(labels, probs, **cleanlab_kwargs), dtype=np.int64)
+    found = np.asarray(cleanlab_find_label_issues(labels, probs, **cleanlab_kwargs))
+    # With return_indices_ranked_by=None cleanlab returns a boolean mask instead of ranked indices.
+    indices = np.flatnonzero(found) if found.dtype == bool else found.astype(np.int64)
     return LabelIssues(
         indices=indices,
         given=labels[indices],

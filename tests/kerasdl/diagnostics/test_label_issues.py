@@ -106,6 +106,15 @@ class TestConfidentLearning:
         assert "| 1 | id7 | a | b | 0.020 |" in text
         assert issues.grid(np.zeros((60, 4, 4, 1), np.uint8), ["a", "b", "c"]).ndim == 3
 
+    def test_unranked_mask_from_cleanlab_becomes_indices(self):
+        labels = np.repeat(np.arange(3), 20)
+        probs = np.full((60, 3), 0.05)
+        probs[np.arange(60), labels] = 0.9
+        probs[20] = [0.05, 0.05, 0.90]
+        probs[7] = [0.02, 0.96, 0.02]
+        issues = find_label_issues(labels, probs, return_indices_ranked_by=None)
+        np.testing.assert_array_equal(issues.indices, [7, 20])  # in index order, not ranked
+
     def test_precision_recall_by_hand(self):
         found = np.array([1, 1, 1, 0, 0, 0], bool)
         truth = np.array([1, 0, 0, 1, 0, 0], bool)

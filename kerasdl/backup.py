@@ -52,6 +52,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasdl.distribute import is_chief
 from kerasdl.io import atomic_write_bytes, atomic_write_json
 
 MANIFEST = "manifest.json"
@@ -267,7 +268,9 @@ class BackupAndRestore(keras.callbacks.Callback):
     metric accumulators are part of the backup, mid-epoch backups resume at
     the exact batch, the store keeps `keep` verified backups, a backup is
     never written after a non-finite loss, and SIGTERM / Ctrl-C end training
-    cleanly with a backup (a second Ctrl-C stops at once).
+    cleanly with a backup (a second Ctrl-C stops at once). Under a
+    multi-worker strategy only the chief writes backups (DESIGN.md principle
+    6) and every worker restores them, so `backup_dir` must be shared.
 
     Data order: a `tf.data` pipeline that reshuffles each epoch draws a new
     order each time an iterator is made from it. Pass it as `dataset` and the
@@ -329,10 +332,12 @@ class BackupAndRestore(keras.callbacks.Callback):
         }
 
     def _save(self) -> None:
+        self._since_save = 0
+        if not is_chief():
+            return  # the chief writes; every worker restores from the shared directory
         metrics = list(self.model.metrics_variables)
         position = {**self._position(), "metrics": len(metrics)}
         self.store.save(self._variables() + metrics, position)
-        self._since_save = 0
 
     def _restore(self) -> None:
         loaded = self.store.load()

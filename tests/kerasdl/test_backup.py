@@ -214,6 +214,15 @@ class TestResume:
         with pytest.raises(ValueError, match="another model"):
             other.fit(np.zeros((4, 8)), np.zeros((4, 3)), callbacks=[BackupAndRestore(tmp_path)], verbose=0)
 
+    def test_only_the_chief_writes_backups(self, tmp_path, monkeypatch):
+        cluster = {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}
+        monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+        model = make_model()
+        model.fit(
+            make_dataset().take(2), epochs=1, callbacks=[BackupAndRestore(tmp_path, save_freq=1)], verbose=0
+        )
+        assert list(tmp_path.iterdir()) == []
+
     @pytest.mark.parametrize("save_freq", [0, -1, 1.5, "batch", True])
     def test_rejects_bad_save_freq(self, tmp_path, save_freq):
         with pytest.raises(ValueError, match="Received: save_freq="):

@@ -82,9 +82,11 @@ class TestSaveLoad:
 
 class TestUntrustedFiles:
     def test_lambda_layer_is_refused(self, tmp_path):
-        model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2, name="doubler")])
+        model = keras.Sequential(
+            [keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2, name="doubler")], name="net"
+        )
         model.save(tmp_path / "lambda.keras")
-        with pytest.raises(UntrustedModelError, match=r"Lambda layer \(/sequential/doubler\)"):
+        with pytest.raises(UntrustedModelError, match=r"Lambda layer \(/net/doubler\)"):
             load_model(tmp_path / "lambda.keras")
 
     def test_lambda_with_a_named_function_is_refused_too(self, tmp_path):

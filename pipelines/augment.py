@@ -77,6 +77,24 @@ def _uniform(seed, batch: tf.Tensor, limit: float, shape: Sequence[int] = ()) ->
 
 # ----------------------------------------------------------------- geometry
 
+# The random draws of the geometric ops, shared by the ops themselves and by
+# the augmenter's fused geometry (which must draw exactly the same values).
+
+
+def _mirror_draws(seed, batch, probability: float) -> tf.Tensor:
+    return tf.random.stateless_uniform([batch], as_seed(seed)) < probability
+
+
+def _crop_offsets(seed, batch, max_top: int, max_left: int) -> tuple[tf.Tensor, tf.Tensor]:
+    seeds = tf.random.split(as_seed(seed), 2)
+    tops = tf.random.stateless_uniform([batch], seeds[0], 0, max_top + 1, dtype=tf.int32)
+    lefts = tf.random.stateless_uniform([batch], seeds[1], 0, max_left + 1, dtype=tf.int32)
+    return tops, lefts
+
+
+def _angle_draws(seed, batch, max_degrees: float) -> tf.Tensor:
+    return _uniform(as_seed(seed), batch, math.radians(max_degrees))
+
 
 def gather_windows(
     images: tf.Tensor, tops: tf.Tensor, lefts: tf.Tensor, size: Sequence[int], mirror: tf.Tensor | None = None
@@ -110,8 +128,7 @@ def random_flip(images, seed, probability: float = 0.5) -> tf.Tensor:
     """Mirrors each image left-right with `probability` (Course 4, Week 2: mirroring)."""
     _check_number("probability", probability, 0.0, 1.0)
     images = _check_images(images)
-    draws = tf.random.stateless_uniform(tf.shape(images)[:1], as_seed(seed))
-    mirror = draws < probability
+    mirror = _mirror_draws(seed, tf.shape(images)[0], probability)
     return tf.where(mirror[:, None, None, None], tf.reverse(images, axis=[2]), images)
 
 
@@ -146,19 +163,15 @@ def random_crop(
         )
     if padding:
         images = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode=mode.upper())
-    batch = tf.shape(images)[0]
-    seeds = tf.random.split(as_seed(seed), 2)
     max_top, max_left = images.shape[1] - size[0], images.shape[2] - size[1]
-    tops = tf.random.stateless_uniform([batch], seeds[0], 0, max_top + 1, dtype=tf.int32)
-    lefts = tf.random.stateless_uniform([batch], seeds[1], 0, max_left + 1, dtype=tf.int32)
+    tops, lefts = _crop_offsets(seed, tf.shape(images)[0], max_top, max_left)
     return gather_windows(images, tops, lefts, size)
 
 
 def _random_affine(images, seed, max_degrees: float, fill_mode: str, shear: bool) -> tf.Tensor:
     _check_choice("fill_mode", fill_mode, _FILL_MODES)
     images = _check_images(images)
-    batch = tf.shape(images)[0]
-    angles = _uniform(as_seed(seed), batch, math.radians(max_degrees))
+    angles = _angle_draws(seed, tf.shape(images)[0], max_degrees)
     zeros = tf.zeros_like(angles)
     if shear:
         matrices = image_ops.affine_matrices(
@@ -300,6 +313,7 @@ def random_contrast(images, seed, max_change: float = 0.3) -> tf.Tensor:
 # first of all, so later ops touch fewer pixels), then colour, then the
 # degradations. Each op reads its own slot of the split seed, so switching
 # one op off leaves the randomness of the others unchanged.
+_FUSED_OPS = ("crop", "flip", "rotation", "shear")
 OPS = ("crop", "flip", "rotation", "shear", "warp", "color_shift", "pca_color", "contrast", "blur", "noise")
 STRENGTH_MEANING = {
     "crop": "padding in pixels before a random crop (integer)",
@@ -348,6 +362,10 @@ class Augmenter:
             Needs the "crop" op.
         pca: a fitted `pipelines.pca_color.PCAColor`, needed by "pca_color".
         fill_mode: how rotation and shear fill the corners they uncover.
+        fused: when rotation or shear is on, apply crop, mirror, rotation
+            and shear as one affine resampling (`_fused_geometry`): the same
+            random draws, about 2.5x less work, one interpolation instead of
+            several. False applies the ops one after another.
 
     Example:
 
@@ -361,6 +379,7 @@ class Augmenter:
         crop_size: Sequence[int] | None = None,
         pca=None,
         fill_mode: str = "constant",
+        fused: bool = True,
     ):
         names = [op.name for op in ops]
         if len(set(names)) != len(names):
@@ -381,16 +400,23 @@ class Augmenter:
         self.crop_size = crop_size
         self.pca = pca
         self.fill_mode = _check_choice("fill_mode", fill_mode, _FILL_MODES)
+        self.fused = bool(fused)
 
     @classmethod
     def from_spec(
-        cls, spec: str, crop_size: Sequence[int] | None = None, train_images=None, fill_mode: str = "constant"
+        cls,
+        spec: str,
+        crop_size: Sequence[int] | None = None,
+        train_images=None,
+        fill_mode: str = "constant",
+        fused: bool = True,
     ) -> Augmenter:
         """Builds an augmenter from text such as "flip=0.5,crop=4,!rotation=10".
 
         Each item is `name=strength`; a leading "!" keeps the op but switches
         it off. "" or "none" is no augmentation. `train_images` are needed
-        when pca_color is on: the PCA is fitted on them, once.
+        when pca_color is on: the PCA is fitted on them, once. The other
+        arguments are the constructor's.
         """
         ops = []
         for item in filter(None, (part.strip() for part in spec.split(","))):
@@ -415,7 +441,7 @@ class Augmenter:
             if train_images is None:
                 raise ValueError("pca_color needs the training images to fit its PCA: pass train_images=...")
             pca = PCAColor.fit(train_images)
-        return cls(ops, crop_size=crop_size, pca=pca, fill_mode=fill_mode)
+        return cls(ops, crop_size=crop_size, pca=pca, fill_mode=fill_mode, fused=fused)
 
     def is_on(self, name: str) -> bool:
         """Whether op `name` is present and switched on."""
@@ -431,7 +457,7 @@ class Augmenter:
         ops = [
             Op(op.name, op.strength, enabled if op.name == name else op.enabled) for op in self.ops.values()
         ]
-        return Augmenter(ops, self.crop_size, self.pca, self.fill_mode)
+        return Augmenter(ops, self.crop_size, self.pca, self.fill_mode, self.fused)
 
     def describe(self) -> dict:
         """JSON-ready settings: each op's strength and switch."""
@@ -439,17 +465,78 @@ class Augmenter:
             "ops": {op.name: {"strength": op.strength, "enabled": op.enabled} for op in self.ops.values()},
             "crop_size": self.crop_size,
             "fill_mode": self.fill_mode,
+            "fused": self.fused,
         }
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(h, w) of the augmented images for inputs of (height, width)."""
         return self.crop_size if self.crop_size is not None else (height, width)
 
+    def _fused_geometry(self, images: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
+        """Crop, mirror, rotation and shear as one affine resampling of the whole batch.
+
+        The same draws as the separate ops, composed into one output->input
+        map per image, M = crop @ mirror @ rotation @ shear, so the batch is
+        interpolated once instead of once per op, only at the crop's pixels,
+        and the corners a rotated crop uncovers come from the image around
+        it instead of from the fill.
+        """
+        batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+        out_h, out_w = self.output_size(height, width)
+        eye = tf.eye(3, batch_shape=[batch])
+        zeros = tf.zeros([batch])
+
+        def as_matrices(rows):  # ImageProjectiveTransformV3 rows [B, 8] -> [B, 3, 3]
+            return tf.reshape(tf.concat([rows, tf.ones([batch, 1])], axis=1), [-1, 3, 3])
+
+        matrix = eye
+        if self.is_on("shear"):
+            angles = _angle_draws(seeds[OPS.index("shear")], batch, self.ops["shear"].strength)
+            shear = image_ops.affine_matrices(
+                zeros, zeros, zeros, shear=tf.tan(angles), height=out_h, width=out_w
+            )
+            matrix = as_matrices(shear)
+        if self.is_on("rotation"):
+            angles = _angle_draws(seeds[OPS.index("rotation")], batch, self.ops["rotation"].strength)
+            matrix = (
+                as_matrices(image_ops.affine_matrices(angles, zeros, zeros, height=out_h, width=out_w))
+                @ matrix
+            )
+        if self.is_on("flip"):
+            mirror = _mirror_draws(seeds[OPS.index("flip")], batch, self.ops["flip"].strength)
+            flip = tf.constant([[-1.0, 0.0, out_w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+            matrix = tf.where(mirror[:, None, None], flip, eye) @ matrix
+        if self.is_on("crop"):
+            padding = int(self.ops["crop"].strength)
+            max_top, max_left = height + 2 * padding - out_h, width + 2 * padding - out_w
+            if max_top < 0 or max_left < 0:
+                raise ValueError(f"The crop must fit in the padded image. Received: size={(out_h, out_w)}")
+            tops, lefts = _crop_offsets(seeds[OPS.index("crop")], batch, max_top, max_left)
+            shift = tf.stack(
+                [tf.cast(lefts - padding, tf.float32), tf.cast(tops - padding, tf.float32)], axis=1
+            )
+            matrix = (
+                tf.concat([eye[:, :, :2], tf.concat([shift, tf.ones([batch, 1])], 1)[:, :, None]], 2) @ matrix
+            )
+        rows = tf.reshape(matrix, [-1, 9])[:, :8]
+        resampled = tf.raw_ops.ImageProjectiveTransformV3(
+            images=images,
+            transforms=rows,
+            output_shape=[out_h, out_w],
+            fill_value=0.0,
+            interpolation="BILINEAR",
+            fill_mode=self.fill_mode.upper(),
+        )
+        return tf.ensure_shape(resampled, [None, out_h, out_w, images.shape[3]])
+
     def __call__(self, images, seed) -> tf.Tensor:
         images = _check_images(images)
         seeds = tf.random.split(as_seed(seed), len(OPS))
+        fused = self.fused and (self.is_on("rotation") or self.is_on("shear"))
+        if fused:
+            images = self._fused_geometry(images, seeds)
         for name, op in self.ops.items():
-            if not op.enabled:
+            if not op.enabled or (fused and name in _FUSED_OPS):
                 continue
             s, strength = seeds[OPS.index(name)], op.strength
             if name == "crop":

@@ -187,6 +187,23 @@ class TestAugmenter:
         assert Augmenter.from_spec("!flip=1").describe()["ops"]["flip"] == {"strength": 1.0, "enabled": False}
         np.testing.assert_array_equal(Augmenter.from_spec("!flip=1")(images, [0, 0]).numpy(), images)
 
+    def test_fused_geometry_equals_the_ops_one_after_another(self):
+        images = _images(32, size=16, channels=3)
+        seed = tf.constant([5, 6], tf.int64)
+        # Without rotation the fused affine map is an exact crop and mirror.
+        spec = "crop=2,flip=0.5,rotation=0"
+        fused = Augmenter.from_spec(spec, crop_size=(12, 13))(images, seed).numpy()
+        separate = Augmenter.from_spec(spec, crop_size=(12, 13), fused=False)(images, seed).numpy()
+        np.testing.assert_allclose(fused, separate, atol=1e-3)
+        # With a rotation or a shear both resample once at the same points; away from the crop's border
+        # (where the separate ops fill and the fused map reads the image around the crop) pixels agree.
+        for geometry in ("rotation=10", "shear=8"):
+            spec = f"crop=2,flip=0.5,{geometry},color_shift=10"
+            fused = Augmenter.from_spec(spec, crop_size=(12, 12))(images, seed).numpy()
+            separate = Augmenter.from_spec(spec, crop_size=(12, 12), fused=False)(images, seed).numpy()
+            np.testing.assert_allclose(fused[:, 3:-3, 3:-3], separate[:, 3:-3, 3:-3], atol=1e-2)
+            assert not np.allclose(fused[:, :2, :2], separate[:, :2, :2])
+
     def test_crop_size_sets_the_output_size(self):
         augmenter = Augmenter.from_spec("crop=0,flip=0.5", crop_size=(9, 10))
         assert augmenter(_images(3), [0, 0]).shape == (3, 9, 10, 1)

@@ -272,6 +272,14 @@ class BackupAndRestore(keras.callbacks.Callback):
     multi-worker strategy only the chief writes backups (DESIGN.md principle
     6) and every worker restores them, so `backup_dir` must be shared.
 
+    Order of callbacks: put this one last, after the callbacks that write
+    TensorBoard points at the end of an epoch, so every backup follows the
+    points of its epoch. Epoch-level curves then continue at the right step
+    after a resume. (A hard kill between the points and the backup redoes
+    that epoch and writes its points again; `keras.callbacks.TensorBoard`'s
+    batch-level points restart at 0 in every `fit` call, a Keras
+    limitation, so keep its default `update_freq="epoch"`.)
+
     Data order: a `tf.data` pipeline that reshuffles each epoch draws a new
     order each time an iterator is made from it. Pass it as `dataset` and the
     callback makes the iterators the finished epochs made

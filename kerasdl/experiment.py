@@ -19,7 +19,7 @@ Example:
     parser.add_argument("--epochs", type=int, default=5, help="...")
     args = parser.parse_args()
     run = start_run("mismatch", vars(args))
-    model.fit(train, epochs=args.epochs, callbacks=[*run.resume_callbacks(train), ...])
+    model.fit(train, epochs=args.epochs, callbacks=[..., *run.resume_callbacks(train)])
     run.finish()
 """
 
@@ -100,8 +100,12 @@ class Run:
     def resume_callbacks(self, dataset=None, save_freq: str | int = "epoch", keep: int = 2) -> list:
         """Callbacks that make `fit` resumable: `[NanGuard(), BackupAndRestore(...)]`.
 
-        Put them first in `callbacks`. On a resumed run they restore the
-        backup, so `fit` continues at the epoch (and batch) it stopped at.
+        Put them last in `callbacks`, after the callbacks that write
+        TensorBoard points at the end of an epoch: a backup then always
+        follows the points of its epoch, so a stop on SIGTERM or Ctrl-C
+        leaves neither a gap nor a point written twice. On a resumed run
+        they restore the backup, so `fit` continues at the epoch (and batch)
+        it stopped at.
 
         Args:
             dataset: the training `tf.data.Dataset`, if it reshuffles each

@@ -10,7 +10,7 @@ last good backup stays the newest one.
 
 Two entry points:
 
-- `NanGuard`, a callback for `model.fit` (put it first in `callbacks`);
+- `NanGuard`, a callback for `model.fit` (put it before `BackupAndRestore`);
 - `check_finite(loss, step)`, one call per step in a custom loop.
 
 Example:

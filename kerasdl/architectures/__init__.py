@@ -11,6 +11,10 @@ Fashion-MNIST (28x28x1, 10 classes):
 | ResNet-50 | `resnet50()` (25.6M) | `resnet_small()` |
 | Inception (GoogLeNet) | `googlenet()` (~7M) | `inception_small()` |
 
+Batch norm layers use momentum 0.9 (the lesson's beta for the moving
+averages) rather than Keras' 0.99, whose moving statistics lag far behind
+after the few hundred steps of a CPU-sized training run.
+
 `SMALL_BUILDERS` maps the names the experiments accept to the small builders.
 """
 

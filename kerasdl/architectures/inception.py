@@ -69,7 +69,7 @@ def inception_small(input_shape: tuple[int, int, int] = (28, 28, 1), classes: in
     layers = keras.layers
     stem = [
         layers.Conv2D(32, 3, padding="same", use_bias=False, name="conv1"),
-        layers.BatchNormalization(),
+        layers.BatchNormalization(momentum=0.9),
         layers.Activation("relu"),
         layers.MaxPooling2D(2),
     ]

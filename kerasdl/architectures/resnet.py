@@ -46,7 +46,7 @@ def resnet(
     x = layers.Conv2D(stem_filters, stem_kernel, strides=stem_stride, padding="same", name="stem_conv")(
         inputs
     )
-    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
     x = layers.Activation("relu")(x)
     if stem_pool:
         x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)

@@ -46,7 +46,7 @@ def vgg(
                               activation=None if batch_norm else "relu", name=f"block{stage}_conv{index}")
             )  # fmt: skip
             if batch_norm:
-                model_layers += [layers.BatchNormalization(), layers.Activation("relu")]
+                model_layers += [layers.BatchNormalization(momentum=0.9), layers.Activation("relu")]
         model_layers.append(layers.MaxPooling2D(2, strides=2, name=f"block{stage}_pool"))
     model_layers.append(layers.Flatten())
     for index, units in enumerate(dense_units, start=1):

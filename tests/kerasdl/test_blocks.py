@@ -74,6 +74,8 @@ class TestResidualBlocks:
             blocks.IdentityBlock((8,))
         with pytest.raises(ValueError, match="kernel_size=0"):
             blocks.IdentityBlock((8, 8), kernel_size=0)
+        with pytest.raises(ValueError, match="momentum=1.0"):
+            blocks.IdentityBlock((8, 8), momentum=1.0)
         with pytest.raises(ValueError, match="strides=1.5"):
             blocks.ConvolutionalBlock((8, 8), strides=1.5)
         with pytest.raises(ValueError, match="ConvolutionalBlock"):

@@ -44,7 +44,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from kerasdl.callbacks import EpochEvaluation
+from kerasdl.callbacks import RESULTS, EpochEvaluation, completed_variants, variant_callbacks
 from kerasdl.distribute import make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.initializers import He
@@ -125,10 +125,13 @@ def main(argv=None) -> int:
     strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; learning rates: {rates}")
 
-    results = {}
+    results = completed_variants(run)  # on --resume: the runs finished before the interruption
     for rate in rates:
         for variant in VARIANTS:
             name = f"{variant}_lr{rate:g}"
+            if name in results:
+                print(f"\n== {name}: finished before the interruption, skipped")
+                continue
             print(f"\n== {name}")
             keras.utils.set_random_seed(args.seed)
             with strategy.scope():
@@ -141,7 +144,7 @@ def main(argv=None) -> int:
                     metrics=["accuracy"],
                 )
             curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=name)
-            callbacks = [keras.callbacks.TerminateOnNaN(), curves]
+            callbacks = [*variant_callbacks(run, name, data.train), curves]
             verbose = 1 if sys.stdout.isatty() else 2
             model.fit(data.train, epochs=args.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
             losses = curves.history["train"]["loss"]
@@ -152,11 +155,14 @@ def main(argv=None) -> int:
                 "train_loss": losses,
                 "dev_error": curves.history["dev"]["error"],
                 "diverged": diverged,
+                "first_epoch": curves.history["epoch"][0] if curves.history["epoch"] else 1,
             }
+            run.save_json(RESULTS, results)
 
-    header = "| run | J after epoch 1 | final J | final dev error |\n|---|---|---|---|\n"
+    header = "| run | J after its first epoch | final J | final dev error |\n|---|---|---|---|\n"
     rows = "".join(
-        f"| {name} | {r['train_loss'][0]:.3f} | {r['train_loss'][-1]:.3f} | {r['dev_error'][-1]:.3f}"
+        f"| {name} | {r['train_loss'][0]:.3f} (epoch {r['first_epoch']}) | {r['train_loss'][-1]:.3f} "
+        f"| {r['dev_error'][-1]:.3f}"
         f"{' (diverged)' if r['diverged'] else ''} |\n"
         if r["train_loss"]
         else f"| {name} | diverged in epoch 1 | | |\n"
@@ -165,8 +171,7 @@ def main(argv=None) -> int:
     print("\n" + header + rows)
     with run.writer("summary").as_default():
         tf.summary.text("summary", header + rows, step=args.epochs)
-    run.save_json("results.json", results)
-    run.close()
+    run.finish()
     return 0
 
 

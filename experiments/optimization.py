@@ -40,7 +40,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from kerasdl.callbacks import EpochEvaluation
+from kerasdl.callbacks import RESULTS, EpochEvaluation, completed_variants, variant_callbacks
 from kerasdl.distribute import make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.initializers import He
@@ -131,8 +131,11 @@ def main(argv=None) -> int:
     strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {minibatch.m} training examples; variants: {', '.join(variants)}")
 
-    results = {}
+    results = completed_variants(run)  # on --resume: the variants finished before the interruption
     for variant in variants:
+        if variant in results:
+            print(f"\n== {variant}: finished before the interruption, skipped")
+            continue
         print(f"\n== {variant}")
         data = full_batch if variant == "batch_gd" else minibatch
         steps_per_epoch = int(data.train.cardinality())
@@ -146,26 +149,30 @@ def main(argv=None) -> int:
             )
         curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=variant)
         verbose = 1 if sys.stdout.isatty() else 2
-        model.fit(data.train, epochs=args.epochs, shuffle=False, callbacks=[curves], verbose=verbose)
+        callbacks = [*variant_callbacks(run, variant, data.train), curves]
+        model.fit(data.train, epochs=args.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
         results[variant] = {
             "train_loss": curves.history["train"]["loss"],
             "dev_error": curves.history["dev"]["error"],
             "steps_per_epoch": steps_per_epoch,
+            "first_epoch": curves.history["epoch"][0],  # > 1 when resumed mid-variant
         }
+        run.save_json(RESULTS, results)
 
     header = (
-        "| variant | steps/epoch | J after epoch 1 | final J | final dev error |\n|---|---|---|---|---|\n"
+        "| variant | steps/epoch | J after its first epoch | final J | final dev error |\n"
+        "|---|---|---|---|---|\n"
     )
     rows = "".join(
-        f"| {v} | {r['steps_per_epoch']} | {r['train_loss'][0]:.3f} | {r['train_loss'][-1]:.3f} "
+        f"| {v} | {r['steps_per_epoch']} | {r['train_loss'][0]:.3f} (epoch {r['first_epoch']}) "
+        f"| {r['train_loss'][-1]:.3f} "
         f"| {r['dev_error'][-1]:.3f} |\n"
         for v, r in results.items()
     )
     print("\n" + header + rows)
     with run.writer("summary").as_default():
         tf.summary.text("summary", header + rows, step=args.epochs)
-    run.save_json("results.json", results)
-    run.close()
+    run.finish()
     return 0
 
 

@@ -39,7 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.callbacks import EpochEvaluation
+from kerasdl.callbacks import RESULTS, EpochEvaluation, completed_variants, variant_callbacks
 from kerasdl.distribute import make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.initializers import He
@@ -142,8 +142,11 @@ def main(argv=None) -> int:
     strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; variants: {', '.join(variants)}")
 
-    results = {}
+    results = completed_variants(run)  # on --resume: the variants finished before the interruption
     for variant in variants:
+        if variant in results:
+            print(f"\n== {variant}: finished before the interruption, skipped")
+            continue
         print(f"\n== {variant}")
         keras.utils.set_random_seed(args.seed)  # the same initial weights and batches for every variant
         with strategy.scope():
@@ -161,7 +164,7 @@ def main(argv=None) -> int:
             data.train,
             epochs=args.epochs,
             shuffle=False,  # the dataset reshuffles itself every epoch
-            callbacks=[curves, WeightNorm(run.writer(variant))],
+            callbacks=[*variant_callbacks(run, variant, data.train), curves, WeightNorm(run.writer(variant))],
             verbose=verbose,
         )
         results[variant] = {
@@ -170,6 +173,7 @@ def main(argv=None) -> int:
             "gap": curves.history["gap"][-1],
             "max_gap": max(curves.history["gap"]),
         }
+        run.save_json(RESULTS, results)
 
     header = "| variant | train error | dev error | gap (dev - train) |\n|---|---|---|---|\n"
     rows = "".join(
@@ -179,8 +183,7 @@ def main(argv=None) -> int:
     print("\n" + header + rows)
     with run.writer("summary").as_default():
         tf.summary.text("summary", header + rows, step=args.epochs)
-    run.save_json("results.json", results)
-    run.close()
+    run.finish()
     return 0
 
 

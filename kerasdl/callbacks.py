@@ -9,14 +9,53 @@ they are not the training error the lesson compares with dev error.
 Writers come from `kerasdl.experiment.Run.writer(subdir)`, so each
 `<variant>/<split>` is a TensorBoard run and the same tag ("error", "loss")
 from every variant and split lands on one chart.
+
+Experiments that train several variants one after another resume variant by
+variant: `completed_variants(run)` returns the results already saved by an
+interrupted run (`--resume` reopens it), and `variant_callbacks(run,
+variant)` backs each variant up into its own `<run>/backup/<variant>/`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import keras
 import tensorflow as tf
+
+RESULTS = "results.json"
+
+
+def completed_variants(run) -> dict:
+    """The per-variant results a resumed run saved before it stopped ({} for a new run).
+
+    Experiments save `results.json` after every variant, so a variant found
+    here is complete and is skipped on `--resume`.
+    """
+    path = run.dir / RESULTS
+    if not getattr(run, "resumed", False) or not path.exists():
+        return {}
+    return json.loads(path.read_text())
+
+
+def variant_callbacks(run, variant: str, dataset: tf.data.Dataset | None = None) -> list:
+    """`[TerminateOnNaN(), BackupAndRestore(<run>/backup/<variant>)]`, to put first in `fit`'s callbacks.
+
+    A variant whose loss becomes NaN stops quietly and is reported as
+    diverged (in a comparison of optimizers or learning rates that is a
+    result, not an error); the backup lets `--resume` continue an
+    interrupted variant at the epoch it reached.
+
+    Args:
+        run: the `kerasdl.experiment.Run`.
+        variant: the variant's name (its backup folder).
+        dataset: the training dataset, if it reshuffles every epoch.
+    """
+    from kerasdl.backup import BackupAndRestore
+
+    backup = BackupAndRestore(run.dir / "backup" / variant, dataset=dataset)
+    return [keras.callbacks.TerminateOnNaN(), backup]
 
 
 class EpochEvaluation(keras.callbacks.Callback):
@@ -36,7 +75,9 @@ class EpochEvaluation(keras.callbacks.Callback):
         gap_splits: the (train, dev) split names whose error difference is "gap".
 
     Attributes:
-        history: split name -> {"loss": [...], "error": [...]}, plus "gap".
+        history: split name -> {"loss": [...], "error": [...]}, plus "gap" and
+            "epoch" (the epoch numbers logged by this callback: after a
+            resume, only those run since).
     """
 
     def __init__(
@@ -57,9 +98,11 @@ class EpochEvaluation(keras.callbacks.Callback):
             s: {"loss": [], "error": []} for s in datasets
         }
         self.history["gap"] = []
+        self.history["epoch"] = []
 
     def on_epoch_end(self, epoch, logs=None):
         step = epoch + 1
+        self.history["epoch"].append(step)
         for split, dataset in self.datasets.items():
             results = self.model.evaluate(dataset, verbose=0, return_dict=True)
             error = 1.0 - float(results["accuracy"])

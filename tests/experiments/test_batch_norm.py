@@ -14,26 +14,8 @@ def tags(path):
 
 
 def test_runs_both_variants_and_logs_overlaid_curves(fashion_mnist_all, logdir):
-    argv = [
-        "--logdir",
-        str(logdir),
-        "--run-name",
-        "smoke",
-        "--train-size",
-        "300",
-        "--dev-size",
-        "200",
-        "--epochs",
-        "2",
-        "--learning-rates",
-        "0.05",
-        "--depth",
-        "2",
-        "--width",
-        "16",
-        "--strategy",
-        "mirrored",
-    ]  # fmt: skip  (one CPU replica: BatchNorm's updates under a strategy)
+    argv = ["--logdir", str(logdir), "--run-name", "smoke", "--train-size", "300", "--dev-size", "200",
+            "--epochs", "2", "--learning-rates", "0.05", "--depth", "2", "--width", "16"]  # fmt: skip
     assert batch_norm.main(argv) == 0
     run_dir = logdir / "batch_norm" / "smoke"
     for name in ("plain_lr0.05", "batch_norm_lr0.05"):

@@ -6,6 +6,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import regularization
+from kerasdl.experiment import FINISHED
 
 
 def tags(path):
@@ -27,6 +28,24 @@ def test_runs_end_to_end_and_logs_curves(fashion_mnist_all, logdir):
     assert set(results) == set(regularization.VARIANTS)
     assert all(0 <= r["dev_error"] <= 1 for r in results.values())
     assert json.loads((run_dir / "config.json").read_text())["config"]["epochs"] == 2
+    assert (run_dir / FINISHED).exists()
+    assert all((run_dir / "backup" / variant).is_dir() for variant in regularization.VARIANTS)
+
+
+def test_resume_skips_finished_variants(fashion_mnist_all, logdir, capsys):
+    common = ["--logdir", str(logdir), "--run-name", "interrupted", "--train-size", "200",
+              "--dev-size", "100",
+              "--epochs", "1", "--width", "8"]  # fmt: skip
+    assert regularization.main([*common, "--variants", "none"]) == 0
+    run_dir = logdir / "regularization" / "interrupted"
+    (run_dir / FINISHED).unlink()  # as if the process had been stopped before the other variants
+    first = json.loads((run_dir / "results.json").read_text())["none"]
+    assert regularization.main([*common, "--variants", "none,l2", "--resume"]) == 0
+    assert "none: finished before the interruption, skipped" in capsys.readouterr().out
+    results = json.loads((run_dir / "results.json").read_text())
+    assert set(results) == {"none", "l2"} and results["none"] == first
+    assert "error" in tags(run_dir / "l2" / "dev")
+    assert not (logdir / "regularization" / "interrupted-2").exists()
 
 
 def test_help_explains_every_flag(capsys):

@@ -363,6 +363,7 @@ def main(argv=None) -> int:
     trained = time.time()
     probs = {name: model.predict(evaluate[name], verbose=0) for name in ("dev", "test")}
     label_scores, suspects = report_label_issues(args, run, split, probs, flipped, standardizer)
+    label_issue_seconds = time.time() - trained  # held-out predictions, the K-fold pass and cleanlab
     analysis = log_error_analysis(
         run.writer("error_analysis"),
         args.epochs,
@@ -418,6 +419,7 @@ def main(argv=None) -> int:
             "decomposition": final.as_dict(),
             "wall_seconds": wall,
             "diagnostics_seconds": wall - (trained - started),
+            "label_issue_seconds": label_issue_seconds,
             "dev_accuracy": 1 - analysis.error,
             "f1_macro": analysis.f1_macro,
             "f1_micro": analysis.f1_micro,

@@ -508,14 +508,12 @@ def iterators_before_epoch(dataset: tf.data.Dataset, epoch: int) -> int:
     A reshuffling dataset draws a new order per iterator, so a resumed `fit`
     must make as many first. `fit`'s `EpochIterator` makes one at the start
     of each epoch and, when the number of batches is known, one more at its
-    end (ready for the next epoch, then replaced); when the number is
-    unknown, the first epoch makes one and counts the batches, and later
-    epochs make two. `tests/kerasdl/test_backup.py` checks this against `fit`.
+    end (ready for the next epoch, then replaced); with an unknown number,
+    one per epoch. `tests/kerasdl/test_backup.py` checks both against `fit`.
     """
     if epoch <= 0:
         return 0
-    known = int(dataset.cardinality()) >= 0
-    return 2 * epoch if known else 2 * epoch - 1
+    return 2 * epoch if int(dataset.cardinality()) >= 0 else epoch
 
 
 def _finite_loss(logs) -> bool:

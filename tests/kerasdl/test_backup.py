@@ -34,7 +34,8 @@ STEPS_RUN = tf.Variable(0, dtype=tf.int64, trainable=False)
 
 class CountingModel(keras.Sequential):
     def train_step(self, data):
-        STEPS_RUN.assign_add(1)
+        # Depends on the batch, so it cannot run before a get_next that ends the epoch.
+        STEPS_RUN.assign_add(tf.cast(tf.size(data[1]) > 0, tf.int64))
         return super().train_step(data)
 
 
@@ -60,10 +61,12 @@ def make_model(seed: int = 0) -> keras.Model:
     return model
 
 
-def make_dataset(nan_at_batch: int | None = None) -> tf.data.Dataset:
+def make_dataset(nan_at_batch: int | None = None, unknown_length: bool = False) -> tf.data.Dataset:
     """A dataset that reshuffles every epoch, as the experiments' training sets do.
 
     Its orders depend on the global seed too, which `start_run` sets the same in every process.
+    With `unknown_length`, its cardinality is unknown (as after `filter`), which changes how `fit`
+    makes iterators.
     """
     tf.random.set_seed(0)
     rng = np.random.default_rng(0)
@@ -72,7 +75,8 @@ def make_dataset(nan_at_batch: int | None = None) -> tf.data.Dataset:
     if nan_at_batch is not None:
         x[(nan_at_batch - 1) * BATCH] = np.nan
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH)
-    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(EXAMPLES, seed=1).batch(BATCH)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(EXAMPLES, seed=1).batch(BATCH)
+    return dataset.filter(lambda x, y: True) if unknown_length else dataset
 
 
 class InterruptingCallback(keras.callbacks.Callback):
@@ -110,15 +114,15 @@ def uninterrupted():
     return model, history.history
 
 
-def interrupted_then_resumed(backup_dir, interrupt: InterruptingCallback, save_freq="epoch"):
+def interrupted_then_resumed(backup_dir, interrupt: InterruptingCallback, save_freq="epoch", **data):
     """Trains until `interrupt` fires, then resumes in a fresh model and dataset (as a new process would)."""
     STEPS_RUN.assign(0)
     first = make_model()
     with pytest.raises(RuntimeError, match="Interrupting!"):
-        dataset = make_dataset()
+        dataset = make_dataset(**data)
         fit(first, [BackupAndRestore(backup_dir, save_freq, dataset=dataset), interrupt], dataset)
     second = make_model(seed=123)  # other initial weights: everything must come from the backup
-    dataset = make_dataset()
+    dataset = make_dataset(**data)
     backup = BackupAndRestore(backup_dir, save_freq, dataset=dataset)
     history = fit(second, [backup], dataset)
     return second, history.history, backup
@@ -134,6 +138,13 @@ class TestResume:
         assert int(model.optimizer.iterations) == EPOCHS * STEPS_PER_EPOCH
         assert_same_state(model, reference)
         assert history["loss"] == reference_history["loss"][2:]
+
+    def test_interrupt_at_epoch_with_a_dataset_of_unknown_length(self, tmp_path):
+        reference = make_model()
+        fit(reference, [], make_dataset(unknown_length=True))
+        model, _, _ = interrupted_then_resumed(tmp_path, InterruptingCallback(epoch=2), unknown_length=True)
+        assert int(STEPS_RUN.numpy()) == EPOCHS * STEPS_PER_EPOCH
+        assert_same_state(model, reference)
 
     def test_interrupt_at_batch_with_batch_backups(self, tmp_path, uninterrupted):
         reference, reference_history = uninterrupted

@@ -18,10 +18,11 @@ measured in inference mode, with the moving averages of mu and sigma^2
 (their beta is 0.9 here rather than Keras' 0.99, which after one short epoch
 still weights the initial statistics by 0.99^79 = 0.45).
 
-Measured with the default profile (seed 0; a shared, noisy CPU), J after
-epoch 1 / epoch 8 and final dev error: plain at 0.05: 0.68 / 0.36, 0.209;
-batch norm at 0.05: 0.60 / 0.19, 0.177; plain at 0.5: diverged (NaN) in
-epoch 1; batch norm at 0.5: 0.46 / 0.32, 0.183.
+Measured with the default profile (seed 0; two runs, whose figures differed
+by up to 0.08 in final J of the plain network), J after epoch 1 / epoch 8
+and final dev error: plain at 0.05: 0.68 / 0.36-0.42, 0.21; batch norm at
+0.05: 0.60 / 0.19, 0.18; plain at 0.5: diverged (NaN) in epoch 1; batch
+norm at 0.5: 0.46 / 0.24-0.32, 0.18.
 
 Run:
     python -m experiments.batch_norm                      # ~1-2 min on 2 CPU cores

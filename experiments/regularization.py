@@ -12,8 +12,9 @@ grows. The same network, from the same initial weights, then trains with
 and both shrink the gap. The optimizer is gradient descent with momentum
 (kerasdl.optimizers.Momentum), under which L2 is plain weight decay as in
 the lesson (Adam's per-weight scaling weakens it). Measured with the
-default profile (seed 0, noisy on a shared CPU): final dev error 0.174 /
-0.167 / 0.165 and gap 0.174 / 0.156 / 0.123 for none / l2 / dropout.
+default profile (seed 0; reruns differ by ~0.01, CPU thread scheduling):
+final dev error 0.173 / 0.168 / 0.165 and gap 0.173 / 0.157 / 0.123 for
+none / l2 / dropout.
 Training error is measured in inference mode (no
 dropout), as the lesson says to: "turn off dropout" when checking J.
 

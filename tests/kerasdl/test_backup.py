@@ -39,7 +39,7 @@ class CountingModel(keras.Sequential):
         return super().train_step(data)
 
 
-def make_model(seed: int = 0) -> keras.Model:
+def make_model(seed: int = 0, steps_per_execution: int = 1) -> keras.Model:
     keras.utils.set_random_seed(seed)
     model = CountingModel(
         [
@@ -57,6 +57,7 @@ def make_model(seed: int = 0) -> keras.Model:
         keras.optimizers.Adam(schedule),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
     return model
 
@@ -114,14 +115,18 @@ def uninterrupted():
     return model, history.history
 
 
-def interrupted_then_resumed(backup_dir, interrupt: InterruptingCallback, save_freq="epoch", **data):
+def interrupted_then_resumed(
+    backup_dir, interrupt: InterruptingCallback, save_freq="epoch", steps_per_execution=1, **data
+):
     """Trains until `interrupt` fires, then resumes in a fresh model and dataset (as a new process would)."""
     STEPS_RUN.assign(0)
-    first = make_model()
+    first = make_model(steps_per_execution=steps_per_execution)
     with pytest.raises(RuntimeError, match="Interrupting!"):
         dataset = make_dataset(**data)
         fit(first, [BackupAndRestore(backup_dir, save_freq, dataset=dataset), interrupt], dataset)
-    second = make_model(seed=123)  # other initial weights: everything must come from the backup
+    second = make_model(
+        seed=123, steps_per_execution=steps_per_execution
+    )  # other initial weights: everything must come from the backup
     dataset = make_dataset(**data)
     backup = BackupAndRestore(backup_dir, save_freq, dataset=dataset)
     history = fit(second, [backup], dataset)
@@ -146,10 +151,14 @@ class TestResume:
         assert int(STEPS_RUN.numpy()) == EPOCHS * STEPS_PER_EPOCH
         assert_same_state(model, reference)
 
-    def test_interrupt_at_batch_with_batch_backups(self, tmp_path, uninterrupted):
+    @pytest.mark.parametrize("steps_per_execution", [1, 2])
+    def test_interrupt_at_batch_with_batch_backups(self, tmp_path, uninterrupted, steps_per_execution):
         reference, reference_history = uninterrupted
         model, history, backup = interrupted_then_resumed(
-            tmp_path, InterruptingCallback(epoch=1, batch=4), save_freq=1
+            tmp_path,
+            InterruptingCallback(epoch=1, batch=4),
+            save_freq=2,
+            steps_per_execution=steps_per_execution,
         )
         assert backup.restored_position["epoch"] == 1 and backup.restored_position["batch"] == 4
         assert int(STEPS_RUN.numpy()) == EPOCHS * STEPS_PER_EPOCH  # no step run twice, none skipped

@@ -221,13 +221,40 @@ def classification_error(model: keras.Model, dataset) -> tuple[float, float]:
     return 1.0 - float(results["accuracy"]), float(results["loss"])
 
 
+def custom_scalars_layout():
+    """TensorBoard's Custom Scalars layout: the gaps on one chart, the errors on another."""
+    from tensorboard.plugins.custom_scalar import layout_pb2
+    from tensorboard.plugins.custom_scalar import summary as custom_scalar_summary
+
+    def chart(title, regex):
+        return layout_pb2.Chart(title=title, multiline=layout_pb2.MultilineChartContent(tag=[regex]))
+
+    layout = layout_pb2.Layout(
+        category=[
+            layout_pb2.Category(
+                title="bias / variance / data mismatch (Course 3)",
+                chart=[
+                    chart(
+                        "gaps: avoidable bias, variance, data mismatch, overfitting to dev",
+                        r"^decomposition/",
+                    ),
+                    chart("error per split: train, train_dev, dev, test", r"^error$"),
+                ],
+            )
+        ]
+    )
+    return custom_scalar_summary.pb(layout)
+
+
 class DecompositionCallback(keras.callbacks.Callback):
     """Logs error per split and the bias/variance/mismatch decomposition each epoch.
 
     Writes, for each split name in `datasets` (e.g. "train", "train_dev",
     "dev", "test"), the scalars `error` and `loss` to the TensorBoard run
     `<run>/<split>`, so the curves overlay on one chart; and the gaps as
-    `decomposition/<gap>` to `<run>/decomposition`.
+    `decomposition/<gap>` to `<run>/decomposition`. A Custom Scalars layout
+    puts all the gaps on one chart and the split errors on another, so
+    "where does the error come from" is one glance.
 
     Args:
         datasets: split name -> dataset to evaluate; must include "train"
@@ -247,6 +274,12 @@ class DecompositionCallback(keras.callbacks.Callback):
         self.human_error = human_error
         self.run = run
         self.history: list[ErrorDecomposition] = []
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        with self.run.writer("decomposition").as_default():
+            tf.summary.experimental.write_raw_pb(custom_scalars_layout().SerializeToString(), step=0)
 
     def measure(self) -> tuple[dict[str, float], dict[str, float]]:
         errors, losses = {}, {}

@@ -95,6 +95,7 @@ def test_callback_measures_inference_mode_errors_and_logs_scalars(tmp_path):
     assert {"decomposition/avoidable_bias", "decomposition/variance", "decomposition/data_mismatch"} <= set(
         tags
     )
+    assert "custom_scalars__config__" in tags  # the gaps-on-one-chart layout
     assert "error" in EventAccumulator(str(run.dir / "train_dev")).Reload().Tags()["tensors"]
 
 

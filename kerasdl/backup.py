@@ -86,6 +86,15 @@ def training_variables(model: keras.Model, optimizer: keras.optimizers.Optimizer
     return variables
 
 
+def _to_numpy(variable) -> np.ndarray:
+    # np.asarray(tf.Variable) trips NumPy 2's copy-keyword deprecation in TF 2.21: read the tensor instead.
+    if isinstance(variable, np.ndarray):
+        return variable
+    if isinstance(variable, keras.Variable):
+        variable = variable.value
+    return np.asarray(tf.convert_to_tensor(variable).numpy())
+
+
 def _describe(variable) -> dict[str, Any]:
     return {
         "path": getattr(variable, "path", getattr(variable, "name", "")),
@@ -155,7 +164,7 @@ class BackupStore:
         """
         entries = self.entries()
         serial = 1 + max((entry["serial"] for entry in entries), default=0)
-        arrays = {f"v{i:05d}": np.asarray(keras.ops.convert_to_numpy(v)) for i, v in enumerate(variables)}
+        arrays = {f"v{i:05d}": _to_numpy(v) for i, v in enumerate(variables)}
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         data = buffer.getvalue()

@@ -503,7 +503,7 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def _stop(self) -> None:
         name = signal.Signals(self._signal).name
-        self._uninstall_signal_handlers()
+        self.on_train_end()  # fit() will not call it: put the signal handlers and initial epoch back
         raise TrainingInterrupted(
             f"Training stopped on {name} at epoch {self._epoch + 1}, batch {self._batches_done} "
             f"(step {int(self.model.optimizer.iterations)}); backup saved in {self.store.directory}. "

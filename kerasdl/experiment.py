@@ -97,7 +97,9 @@ class Run:
     def finished(self) -> bool:
         return (self.dir / FINISHED).exists()
 
-    def resume_callbacks(self, dataset=None, save_freq: str | int = "epoch", keep: int = 2) -> list:
+    def resume_callbacks(
+        self, dataset=None, save_freq: str | int = "epoch", keep: int = 2, name: str | None = None
+    ) -> list:
         """Callbacks that make `fit` resumable: `[NanGuard(), BackupAndRestore(...)]`.
 
         Put them last in `callbacks`, after the callbacks that write
@@ -105,21 +107,25 @@ class Run:
         follows the points of its epoch, so a stop on SIGTERM or Ctrl-C
         leaves neither a gap nor a point written twice. On a resumed run
         they restore the backup, so `fit` continues at the epoch (and batch)
-        it stopped at.
+        it stopped at; a `fit` that had finished trains no more epochs.
 
         Args:
             dataset: the training `tf.data.Dataset`, if it reshuffles each
                 epoch (keeps the data order of the resumed epochs).
             save_freq: "epoch" or back up every N batches as well.
             keep: backups kept.
+            name: one backup folder per `fit` when a run calls `fit` more
+                than once (`<run>/backup/<name>/`).
         """
         from kerasdl.backup import BackupAndRestore
         from kerasdl.nan_guard import NanGuard
 
-        return [
-            NanGuard(),
-            BackupAndRestore(self.backup_dir, save_freq=save_freq, keep=keep, dataset=dataset),
-        ]
+        if name is not None and not _RUN_NAME.match(name):
+            raise ValueError(
+                f"Invalid backup name. Use letters, digits, '.', '_' and '-'. Received: name={name!r}"
+            )
+        directory = self.backup_dir if name is None else self.backup_dir / name
+        return [NanGuard(), BackupAndRestore(directory, save_freq=save_freq, keep=keep, dataset=dataset)]
 
     def writer(self, subdir: str = ""):
         """The `tf.summary` writer for `<run>/<subdir>` (created once, cached).

@@ -143,3 +143,7 @@ class TestResumeRuns:
         model.compile("sgd", "mse")
         model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=2, callbacks=[guard, backup], verbose=0)
         assert BackupStore(run.backup_dir).latest_position()["epoch"] == 2
+        _, named = run.resume_callbacks(name="pretrain")
+        assert named.store.directory == run.backup_dir / "pretrain"
+        with pytest.raises(ValueError, match="Received: name='../x'"):
+            run.resume_callbacks(name="../x")

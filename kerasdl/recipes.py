@@ -6,9 +6,11 @@ returns the compiled model, its optimizer and schedule, and the batch size:
 
 - Batch norm (Course 2, Week 3) lets a higher learning rate train stably.
   It is not free on the CPU (Keras' `BatchNormalization` is several
-  element-wise ops); XLA (`jit_compile=True`) was meant to fuse them, but in
-  an interleaved A/B on this 2-core machine it was 2-4x *slower* per step
-  (and adds ~20 s of compilation), so the recipe leaves it off.
+  element-wise ops: without it the same network trains at ~1.6x the images
+  per second). XLA (`jit_compile=True`) was meant to fuse those ops, but on
+  this 2-core machine it was ~2.3x *slower* per step (2,570 vs 5,896
+  images/s, benchmarks/time_to_accuracy.py) and adds seconds of
+  compilation, so the recipe leaves it off.
 - Adam (Course 2, Week 2) with a one-cycle learning rate (Course 2, Week 2,
   "Learning rate decay"): a short linear warm-up to the peak rate, then a
   cosine decay to almost zero at the end of the planned epochs. The rate is
@@ -16,11 +18,11 @@ returns the compiled model, its optimizer and schedule, and the batch size:
 - Mini-batch size (Course 2, Week 2): 256, large enough to vectorize well
   on two cores, small enough for many updates per epoch.
 - A small network: channels go up while height and width go down (Course 4,
-  Week 2's classic-network pattern), 3x3 "same" convolutions (VGG) and a
-  1x1-free flatten head.
+  Week 2's classic-network pattern), 3x3 "same" convolutions (VGG),
+  flatten, one 128-unit hidden layer.
 - Augmentation (Course 4, Week 2): horizontal flips (Fashion-MNIST's
-  clothes are left-right symmetric); off by default for short schedules,
-  where it slows the first epochs more than it helps.
+  clothes are left-right symmetric), available with `flip=True`; off by
+  default, since its effect within a 6-epoch schedule was not measured.
 
 `benchmarks/time_to_accuracy.py` measures how fast this reaches 92% and 93%
 test accuracy next to a plain CNN with Keras' default settings.

@@ -342,7 +342,7 @@ def main(argv=None) -> int:
             "test": split.test,
         }.items()
     }
-    if is_chief():
+    if is_chief() and not run.resumed:  # written once, at step 0
         log_examples(run, source_a, source_b)
 
     strategy = make_strategy(args.strategy)
@@ -354,7 +354,8 @@ def main(argv=None) -> int:
     model.fit(
         train,
         epochs=args.epochs,
-        callbacks=[diagnostics],
+        # Last: a backup follows the epoch's points, so --resume neither skips nor repeats one.
+        callbacks=[diagnostics, *run.resume_callbacks(train)],
         shuffle=False,
         verbose=1 if sys.stdout.isatty() else 2,
     )
@@ -430,7 +431,7 @@ def main(argv=None) -> int:
         },
     )
     (run.dir / "summary.md").write_text(summary + "\n")
-    run.close()
+    run.finish()
     print("\n" + summary)
     return 0
 

@@ -95,6 +95,11 @@ def _to_numpy(variable) -> np.ndarray:
     return np.asarray(tf.convert_to_tensor(variable).numpy())
 
 
+def optimizer_step(optimizer: keras.optimizers.Optimizer) -> int:
+    """The optimizer's step counter as an int, also when it is a MirroredVariable."""
+    return int(_to_numpy(optimizer.iterations))
+
+
 def _describe(variable) -> dict[str, Any]:
     return {
         "path": getattr(variable, "path", getattr(variable, "name", "")),
@@ -345,7 +350,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         return {
             "epoch": self._epoch,
             "batch": self._batches_done,
-            "step": int(self.model.optimizer.iterations),
+            "step": optimizer_step(self.model.optimizer),
         }
 
     def _save(self) -> None:
@@ -506,7 +511,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         self.on_train_end()  # fit() will not call it: put the signal handlers and initial epoch back
         raise TrainingInterrupted(
             f"Training stopped on {name} at epoch {self._epoch + 1}, batch {self._batches_done} "
-            f"(step {int(self.model.optimizer.iterations)}); backup saved in {self.store.directory}. "
+            f"(step {optimizer_step(self.model.optimizer)}); backup saved in {self.store.directory}. "
             "Run again with --resume (or the same BackupAndRestore) to continue."
         )
 

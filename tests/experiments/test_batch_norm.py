@@ -28,6 +28,15 @@ def test_runs_both_variants_and_logs_overlaid_curves(fashion_mnist_all, logdir):
     assert "summary" in tags(run_dir / "summary")
 
 
+def test_runs_under_mirrored_strategy_with_backups(fashion_mnist_all, logdir):
+    """The tf.distribute path and the resumable backups work together (MirroredVariable step counter)."""
+    argv = ["--logdir", str(logdir), "--run-name", "mirrored", "--strategy", "mirrored", "--train-size",
+            "300", "--dev-size", "200", "--epochs", "1", "--learning-rates", "0.05", "--depth", "2",
+            "--width", "16"]  # fmt: skip
+    assert batch_norm.main(argv) == 0
+    assert (logdir / "batch_norm" / "mirrored" / "results.json").exists()
+
+
 def test_batch_norm_variant_drops_the_redundant_bias():
     model = batch_norm.build_model("batch_norm", (28, 28, 1), 10, depth=3, width=8, momentum=0.9)
     hidden = [layer for layer in model.layers if isinstance(layer, Dense)][:-1]

@@ -21,6 +21,7 @@ Series overlays "epoch_accuracy" and "epoch_loss" of <model>/train and
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -37,6 +38,7 @@ from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mn
 
 EXPERIMENT = "architectures"
 DEFAULT_MODELS = ("lenet5", "vgg_small", "resnet_small", "inception_small")
+PROGRESS = "networks.json"  # the rows of the networks done so far, saved after each
 PROFILES = {"default": (12_000, 2), "full": (60_000, 10)}  # training images, epochs
 
 
@@ -102,8 +104,15 @@ def main(argv=None) -> int:
     standardizer = Standardizer.fit(train.images)
     train_data = to_dataset(train, args.batch_size, shuffle=True, seed=args.seed, standardizer=standardizer)
     test_data = to_dataset(test, 500, standardizer=standardizer)
+    # --resume: networks finished before the interruption are not trained again.
+    done = (
+        json.loads((run.dir / PROGRESS).read_text()) if run.resumed and (run.dir / PROGRESS).exists() else {}
+    )
     rows = []
     for name in models:
+        if name in done:
+            rows.append(done[name])
+            continue
         keras.utils.set_random_seed(args.seed)
         model = SMALL_BUILDERS[name]()
         model.compile(
@@ -115,21 +124,28 @@ def main(argv=None) -> int:
         writer = run.writer(name)
         timer = EpochTimer(writer)
         board = keras.callbacks.TensorBoard(str(run.dir / name), write_graph=False)
-        history = model.fit(train_data, validation_data=test_data, epochs=epochs, callbacks=[timer, board],
-                            verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
+        # Backups last, after the callbacks that write the epoch's points; one backup folder per network.
+        callbacks = [timer, board, *run.resume_callbacks(train_data, name=name)]
+        model.fit(train_data, validation_data=test_data, epochs=epochs, callbacks=callbacks,
+                  verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
+        # From evaluation, not fit's history: a fit resumed after its last epoch trains (and records) nothing.
+        _, accuracy = model.evaluate(test_data, verbose=0)
         rows.append({
             "network": name,
             "parameters": model.count_params(),
-            "test_accuracy": float(history.history["val_accuracy"][-1]),
-            "seconds_per_epoch": float(np.median(timer.seconds)),
+            "test_accuracy": float(accuracy),
+            # The epochs timed in this process: after a resume, those run since.
+            "seconds_per_epoch": float(np.median(timer.seconds)) if timer.seconds else float("nan"),
         })  # fmt: skip
+        done[name] = rows[-1]
+        run.save_json(PROGRESS, done)
         keras.backend.clear_session()
 
     title = (
         f"{len(train):,} training images, {epochs} epochs, batch {args.batch_size}, Adam {args.learning_rate}"
     )
     table = log_comparison(run, "network", rows, title=title, step=epochs)
-    run.close()
+    run.finish()
     print(title)
     print(table)
     return 0

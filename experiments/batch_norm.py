@@ -145,7 +145,7 @@ def main(argv=None) -> int:
                     metrics=["accuracy"],
                 )
             curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=name)
-            callbacks = [*variant_callbacks(run, name, data.train), curves]
+            callbacks = [curves, *variant_callbacks(run, name, data.train)]  # backups last: after the points
             verbose = 1 if sys.stdout.isatty() else 2
             model.fit(data.train, epochs=args.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
             losses = curves.history["train"]["loss"]

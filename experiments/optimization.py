@@ -150,7 +150,7 @@ def main(argv=None) -> int:
             )
         curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=variant)
         verbose = 1 if sys.stdout.isatty() else 2
-        callbacks = [*variant_callbacks(run, variant, data.train), curves]
+        callbacks = [curves, *variant_callbacks(run, variant, data.train)]  # backups last: after the points
         model.fit(data.train, epochs=args.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
         results[variant] = {
             "train_loss": curves.history["train"]["loss"],

@@ -165,7 +165,7 @@ def main(argv=None) -> int:
             data.train,
             epochs=args.epochs,
             shuffle=False,  # the dataset reshuffles itself every epoch
-            callbacks=[*variant_callbacks(run, variant, data.train), curves, WeightNorm(run.writer(variant))],
+            callbacks=[curves, WeightNorm(run.writer(variant)), *variant_callbacks(run, variant, data.train)],
             verbose=verbose,
         )
         results[variant] = {

@@ -218,7 +218,7 @@ def main(argv=None) -> int:
         f"augmentation {augmenter.describe()['ops']}"
     )
     standardizer = Standardizer.fit(train.images)
-    if is_chief():
+    if is_chief() and not run.resumed:  # logged once, not again on --resume
         log_examples(run, test.images, augmenter, layout, args.examples)
 
     def centre_crop(images):
@@ -248,7 +248,8 @@ def main(argv=None) -> int:
                 data,
                 epochs=args.epochs,
                 validation_data=validation,
-                callbacks=[tensorboard],
+                # Backups last, after TensorBoard's epoch points; one backup folder per model.
+                callbacks=[tensorboard, *run.resume_callbacks(data, name=name_of(seed))],
                 shuffle=False,
                 verbose=1 if sys.stdout.isatty() else 2,
             )
@@ -257,9 +258,9 @@ def main(argv=None) -> int:
 
     augmented_source, online = train, augmenter
     if args.offline_copies > 0:
-        path = write_augmented(
-            train, augmenter, run.dir / "augmented_train.npz", args.offline_copies, args.seed
-        )
+        path = run.dir / "augmented_train.npz"
+        if not (run.resumed and path.exists()):  # the same seed writes the same copies: reuse them
+            path = write_augmented(train, augmenter, path, args.offline_copies, args.seed)
         augmented_source, online = read_augmented(path), None
         print(f"Wrote {len(augmented_source)} augmented training images to {path}")
 
@@ -341,7 +342,7 @@ def main(argv=None) -> int:
         },
     )
     (run.dir / "summary.md").write_text(summary + "\n")
-    run.close()
+    run.finish()
     print("\n" + summary)
     return 0
 

@@ -80,7 +80,7 @@ def main(argv=None) -> int:
             tf.summary.image(f"edges/{name}", to_grey(maps), step=0, max_outputs=args.images)
             tf.summary.scalar(f"keras_conv2d_max_difference/{name}", difference, step=0)
             progress.add(1, values=[("max |keras - numpy|", difference)])
-    run.close()
+    run.finish()
     print(f"Logged {args.images} images x {len(KERNEL_NAMES)} kernels to {run.dir}")
     return 0
 

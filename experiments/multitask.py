@@ -33,6 +33,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasdl.comparison import log_comparison
 from kerasdl.experiment import experiment_parser, fail, start_run
@@ -63,8 +64,13 @@ def build_parser():
     return parser
 
 
-def train_network(x, y, x_test, y_test, tasks: int, args, logdir) -> tuple[keras.Model, float]:
-    """The recipe's body with `tasks` logits, trained with the masked loss; returns it and its seconds."""
+def train_network(x, y, x_test, y_test, tasks: int, args, run, name: str) -> tuple[keras.Model, float]:
+    """The recipe's body with `tasks` logits, trained with the masked loss; returns it and its seconds.
+
+    Logs to `<run>/<name>/` and backs up into `<run>/backup/<name>/`, so `--resume` continues an
+    interrupted network and restores a finished one (its `fit` then trains nothing). The data is a
+    seeded, reshuffling `tf.data` pipeline given to the backup, so resumed epochs see the same order.
+    """
     recipe = FastRecipe()
     model = fast_cnn(recipe.filters, recipe.batch_norm, recipe.hidden_units, classes=tasks)
     metrics = [MaskedBinaryAccuracy(task=j, from_logits=True) for j in range(tasks)]
@@ -73,10 +79,18 @@ def train_network(x, y, x_test, y_test, tasks: int, args, logdir) -> tuple[keras
         loss=MaskedBinaryCrossentropy(from_logits=True),
         metrics=metrics,
     )
-    board = keras.callbacks.TensorBoard(str(logdir), write_graph=False)
+    board = keras.callbacks.TensorBoard(str(run.dir / name), write_graph=False)
+    train = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=args.seed, reshuffle_each_iteration=True)
+        .batch(args.batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
     started = time.perf_counter()
-    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, validation_data=(x_test, y_test),
-              callbacks=[board], verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
+    # Backups last, after TensorBoard's epoch points.
+    model.fit(train, epochs=args.epochs, validation_data=(x_test, y_test),
+              callbacks=[board, *run.resume_callbacks(train, name=name)],
+              verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
     return model, time.perf_counter() - started
 
 
@@ -111,13 +125,13 @@ def main(argv=None) -> int:
     print(f"Training labels missing: {np.mean(y == MISSING):.1%} ({shares})")
 
     keras.utils.set_random_seed(args.seed)
-    multi, multi_seconds = train_network(x, y, x_test, y_test, len(ATTRIBUTES), args, run.dir / "multi_task")
+    multi, multi_seconds = train_network(x, y, x_test, y_test, len(ATTRIBUTES), args, run, "multi_task")
     multi_accuracy = masked_accuracy(multi, x_test, y_test)
     single_accuracy, single_seconds, single_parameters = [], 0.0, 0
     for j, attribute in enumerate(ATTRIBUTES):
         keras.utils.set_random_seed(args.seed)
         model, seconds = train_network(x, y[:, j : j + 1], x_test, y_test[:, j : j + 1], 1, args,
-                                       run.dir / f"single_task_{attribute}")  # fmt: skip
+                                       run, f"single_task_{attribute}")  # fmt: skip
         single_accuracy.append(masked_accuracy(model, x_test, y_test[:, j : j + 1])[0])
         single_seconds += seconds
         single_parameters += model.count_params()
@@ -136,7 +150,7 @@ def main(argv=None) -> int:
         f"{args.epochs} epochs; test accuracy over the labelled entries of {len(x_test):,} test images"
     )
     table = log_comparison(run, "approach", rows, title=title, step=args.epochs)
-    run.close()
+    run.finish()
     print(title)
     print(table)
     return 0

@@ -33,6 +33,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasdl.comparison import log_comparison
 from kerasdl.experiment import experiment_parser, fail, start_run
@@ -83,6 +84,16 @@ def recipe_network(classes: int, seed: int) -> keras.Model:
     return keras.Model(logits_model.input, outputs, name="recipe_network")
 
 
+def shuffled(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Batches of (x, y) in a seeded order drawn anew every epoch.
+
+    Given to the backup (`run.resume_callbacks(dataset=...)`), so a resumed `fit` sees the same
+    order in the epochs it still has to train as an uninterrupted one.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    return dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size).prefetch(2)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     ways = [w.strip() for w in args.ways.split(",") if w.strip()]
@@ -121,8 +132,11 @@ def main(argv=None) -> int:
     )
     board = keras.callbacks.TensorBoard(str(run.dir / "pretrain"), write_graph=False)
     a_validation = (standardizer(a_test.images), a_test.labels)
-    base.fit(x_a, y_a, batch_size=256, epochs=args.pretrain_epochs, validation_data=a_validation,
-             callbacks=[board], verbose=verbose)  # fmt: skip
+    # Backups last, after TensorBoard's epoch points; one backup folder per fit.
+    pretrain_data = shuffled(x_a, y_a, 256, args.seed)
+    base.fit(pretrain_data, epochs=args.pretrain_epochs, validation_data=a_validation,
+             callbacks=[board, *run.resume_callbacks(pretrain_data, name="pretrain")],
+             verbose=verbose)  # fmt: skip
 
     rows = []
     for way in ways:
@@ -147,8 +161,10 @@ def main(argv=None) -> int:
             f"== {way}: {sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable parameters"
         )
         board = keras.callbacks.TensorBoard(str(run.dir / way), write_graph=False)
-        model.fit(inputs_train, y_b, batch_size=32, epochs=args.epochs, validation_data=(inputs_test, y_test),
-                  validation_freq=max(1, args.epochs // 6), callbacks=[board], verbose=verbose)  # fmt: skip
+        train_data = shuffled(inputs_train, y_b, 32, args.seed + 1)
+        callbacks = [board, *run.resume_callbacks(train_data, name=way)]
+        model.fit(train_data, epochs=args.epochs, validation_data=(inputs_test, y_test),
+                  validation_freq=max(1, args.epochs // 6), callbacks=callbacks, verbose=verbose)  # fmt: skip
         _, accuracy = model.evaluate(inputs_test, y_test, batch_size=500, verbose=0)
         rows.append({
             "way": way,
@@ -162,7 +178,7 @@ def main(argv=None) -> int:
         f"{args.per_class} labelled images per class, {args.epochs} epochs, {len(x_test):,} test images"
     )
     table = log_comparison(run, "way", rows, title=title, step=args.epochs)
-    run.close()
+    run.finish()
     print(title)
     print(table)
     return 0

@@ -55,6 +55,7 @@ import numpy as np
 from kerasdl.experiment import experiment_parser, fail, start_run
 
 EXPERIMENT = "hparam_search"
+TRIAL_RESULT = "result.json"  # in trials/<trial>/: written when the trial is done, read on --resume
 PROFILES = {  # train_size, dev_size, epochs, coarse trials, fine trials
     "default": (3000, 2000, 3, 6, 4),
     "full": (20000, 5000, 8, 20, 10),  # shown by --help as "more": see this table
@@ -143,17 +144,32 @@ def _init_worker(threads: int) -> None:
 
 
 def run_trial(trial: dict, settings: dict) -> dict:
-    """Trains one configuration and logs it as an HParams session; returns its errors."""
+    """Trains one configuration and logs it as an HParams session; returns its errors.
+
+    Resumable: the trial backs up into `<run>/backup/<trial>/` after every
+    epoch and saves `trials/<trial>/result.json` when done; on a resumed run a
+    finished trial returns that result and an interrupted one continues from
+    its backup.
+    """
+    import json
+
     import keras
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
+    from kerasdl.backup import BackupStore
     from kerasdl.distribute import make_strategy
     from kerasdl.experiment import Run, set_seeds
     from kerasdl.initializers import He
     from kerasdl.training import TrainingLoop
     from pipelines.subsets import small_train_dev
 
+    trial_dir = Path(settings["run_dir"]) / "trials" / trial["name"]
+    backup_dir = Path(settings["backup_dir"]) / trial["name"]
+    result_path = trial_dir / TRIAL_RESULT
+    if settings.get("resumed") and result_path.exists():
+        return json.loads(result_path.read_text())  # finished before the interruption
+    started = settings.get("resumed") and BackupStore(backup_dir).latest_position() is not None
     set_seeds(trial["seed"])
     data = small_train_dev(settings["train_size"], settings["dev_size"], settings["batch_size"],
                            settings["data_seed"], settings["data_dir"])  # fmt: skip
@@ -168,14 +184,15 @@ def run_trial(trial: dict, settings: dict) -> dict:
         optimizer = keras.optimizers.Adam(trial["learning_rate"], beta_1=trial["beta1"])
     loop = TrainingLoop(model, optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                         [keras.metrics.SparseCategoricalAccuracy("accuracy")], strategy=strategy)  # fmt: skip
-    trial_dir = Path(settings["run_dir"]) / "trials" / trial["name"]
-    run = Run(EXPERIMENT, trial["name"], trial_dir, trial)
-    hparams = {key: trial[key] for key in ("stage", "learning_rate", "beta1", "units", "layers")}
-    with run.writer().as_default():
-        hp.hparams(hparams, trial_id=trial["name"])
+    run = Run(EXPERIMENT, trial["name"], trial_dir, trial, resumed=bool(started))
+    if not run.resumed:  # the session start is written once, also across a resume
+        hparams = {key: trial[key] for key in ("stage", "learning_rate", "beta1", "units", "layers")}
+        with run.writer().as_default():
+            hp.hparams(hparams, trial_id=trial["name"])
     result = dict(trial)
     try:
-        loop.fit(data.train, settings["epochs"], validation_data=data.dev, run=run, verbose=0)
+        loop.fit(data.train, settings["epochs"], validation_data=data.dev, run=run, verbose=0,
+                 backup_dir=backup_dir)  # fmt: skip
     except FloatingPointError as error:  # a learning rate too large diverges: a result, not a crash
         result.update(status="diverged", message=str(error), dev_error=None, train_error=None)
     else:
@@ -188,6 +205,7 @@ def run_trial(trial: dict, settings: dict) -> dict:
             tf.summary.scalar("dev_error", result["dev_error"], step=settings["epochs"])
             tf.summary.scalar("train_error", result["train_error"], step=settings["epochs"])
     run.close()
+    run.save_json(TRIAL_RESULT, result)
     return result
 
 
@@ -264,12 +282,14 @@ def main(argv=None) -> int:
         f"Run directory: {run.dir}\n"
         f"{args.workers} workers, {args.coarse_trials} coarse + {args.fine_trials} fine trials"
     )
-    write_hparams_config(run, space)
+    if not run.resumed:
+        write_hparams_config(run, space)
     settings = {
         key: getattr(args, key)
         for key in ("train_size", "dev_size", "epochs", "batch_size", "data_dir", "seed")
     }
-    settings.update(run_dir=str(run.dir), data_seed=args.seed, strategy=args.strategy)
+    settings.update(run_dir=str(run.dir), data_seed=args.seed, strategy=args.strategy,
+                    backup_dir=str(run.backup_dir), resumed=run.resumed)  # fmt: skip
     rng = np.random.default_rng(args.seed)
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     context = multiprocessing.get_context("spawn")  # fresh TensorFlow per worker, no forked state
@@ -316,7 +336,7 @@ def main(argv=None) -> int:
     run.save_json(
         "results.json", {"trials": ranked, "coarse_space": asdict(space), "fine_space": fine_ranges}
     )
-    run.close()
+    run.finish()
     return 0
 
 

@@ -45,12 +45,15 @@ In TensorBoard:
 
 from __future__ import annotations
 
+import json
 import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasdl.backup import BackupStore
+from kerasdl.callbacks import completed_variants
 from kerasdl.distribute import make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.initializers import He
@@ -131,9 +134,14 @@ class LayerProbe:
         kernels = [layer.kernel for layer in self.dense]
         return tape.gradient(loss, kernels), outputs
 
-    def __call__(self, step: int) -> dict[str, float]:
+    def __call__(self, step: int, write: bool = True) -> dict[str, float]:
+        """Measures (and with `write`, logs) the probe at `step`; returns each kernel's gradient norm."""
         grads, outputs = self._measure()
         norms = {}
+        if not write:
+            norms = {layer.name: float(tf.norm(grad)) for layer, grad in zip(self.dense, grads, strict=True)}
+            self.first_norms = self.first_norms or norms
+            return norms
         with self.writer.as_default():
             for layer, grad, output in zip(self.dense, grads, outputs, strict=True):
                 kernel = layer.kernel.numpy()
@@ -169,9 +177,18 @@ def main(argv=None) -> int:
     probe_x, probe_y = next(iter(data.train_eval.unbatch().batch(PROBE_SIZE)))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    results = {}
+    results = completed_variants(run)  # on --resume: the variants that had finished
+    first_losses = _read_json(run.dir / FIRST_LOSSES) if run.resumed else {}
     for name in inits:
+        if name in results:
+            print(f"\n== {name}: finished before the interruption, skipped")
+            # The variants share data.train, which reshuffles per pass: make the passes this one made.
+            for _ in range(args.epochs):
+                iter(strategy.experimental_distribute_dataset(data.train))
+            continue
         print(f"\n== {name}")
+        backup_dir = run.backup_dir / name
+        started = run.resumed and BackupStore(backup_dir).latest_position() is not None
         keras.utils.set_random_seed(args.seed)  # the same batches for every initialization
         with strategy.scope():
             model = build_model(
@@ -179,7 +196,7 @@ def main(argv=None) -> int:
             )
             optimizer = keras.optimizers.Adam(args.learning_rate)
         probe = LayerProbe(model, loss, probe_x, probe_y, run.writer(f"{name}/layers"))
-        probe(step=0)
+        probe(step=0, write=not started)  # on a resume the points of step 0 are already there
         loop = TrainingLoop(model, optimizer, loss, [keras.metrics.SparseCategoricalAccuracy("accuracy")],
                             strategy=strategy)  # fmt: skip
         history = loop.fit(
@@ -189,17 +206,22 @@ def main(argv=None) -> int:
             run=run,
             log_prefix=name,
             verbose=1 if sys.stdout.isatty() else 2,
-            on_epoch_end=lambda epoch, logs, probe=probe: probe(step=epoch + 1),
+            on_epoch_end=lambda epoch, logs, probe=probe, name=name: _after_epoch(
+                run, probe, name, epoch, logs, first_losses
+            ),
+            backup_dir=backup_dir,
         )
+        del history  # after a resume it holds only the epochs trained since
         first_layer, last_layer = probe.dense[0].name, probe.dense[-1].name
         results[name] = {
             # Measured after training in inference mode, not the running average of the last epoch.
             "train_error": 1 - loop.evaluate(data.train_eval)["accuracy"],
-            "dev_error": 1 - history["val_accuracy"][-1],
-            "initial_loss": history["loss"][0],
+            "dev_error": 1 - loop.evaluate(data.dev)["accuracy"],  # = the last epoch's val_accuracy
+            "initial_loss": first_losses[name],
             "first_layer_gradient_norm_at_init": probe.first_norms[first_layer],
             "last_layer_gradient_norm_at_init": probe.first_norms[last_layer],
         }
+        run.save_json("results.json", results)  # after every variant: --resume skips the finished ones
 
     header = (
         "| init | train error | dev error | epoch-1 loss | grad norm at init, first layer | last layer |\n"
@@ -214,8 +236,22 @@ def main(argv=None) -> int:
     with run.writer("summary").as_default():
         tf.summary.text("summary", header + rows, step=args.epochs)
     run.save_json("results.json", results)
-    run.close()
+    run.finish()
     return 0
+
+
+FIRST_LOSSES = "epoch1_loss.json"  # each variant's epoch-1 loss, kept for the table across a resume
+
+
+def _read_json(path):
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _after_epoch(run, probe, name: str, epoch: int, logs: dict, first_losses: dict) -> None:
+    probe(step=epoch + 1)
+    if epoch == 0:
+        first_losses[name] = logs["loss"]
+        run.save_json(FIRST_LOSSES, first_losses)
 
 
 if __name__ == "__main__":

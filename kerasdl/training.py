@@ -40,12 +40,17 @@ Example:
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+from kerasdl.backup import BackupStore, optimizer_step, training_variables
+from kerasdl.distribute import is_chief
+from kerasdl.nan_guard import NonFiniteLossError, check_finite
 
 # ----------------------------------------------------------------------------- shared pieces
 
@@ -211,24 +216,31 @@ class TrainingLoop:
             def step_on_iterator(iterator):
                 x, y = next(iterator)
                 self.strategy.run(step, args=(x, y))
+                # The epoch's running mean loss, read in the graph: checking it for NaN after every
+                # step then costs one scalar fetch, not a few eager ops.
+                metrics = self.train_metrics if kind == "train" else self.eval_metrics
+                return metrics["loss"].result()
 
             self._functions[key] = step_on_iterator
         return self._functions[key]
 
     def _run_epoch(
-        self, step, distributed, steps: int | None, after_step: Callable[[int], None] | None = None
+        self, step, distributed, steps: int | None, after_step: Callable[[int, tf.Tensor], None] | None = None
     ):
-        """Runs `step` over one pass of `distributed`; returns the number of steps taken."""
+        """Runs `step` over one pass of `distributed`; returns the number of steps taken.
+
+        `after_step(taken, loss)` gets the steps taken so far and what `step` returned.
+        """
         iterator = iter(distributed)
         taken = 0
         while steps is None or taken < steps:
             try:
-                step(iterator)
+                loss = step(iterator)
             except (StopIteration, tf.errors.OutOfRangeError):
                 break
             taken += 1
             if after_step is not None:
-                after_step(taken)
+                after_step(taken, loss)
         return taken
 
     # -- the loop ---------------------------------------------------------------
@@ -271,6 +283,7 @@ class TrainingLoop:
         log_prefix: str = "",
         verbose: int = 1,
         on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+        backup_dir: str | os.PathLike | None = None,
     ) -> dict[str, list[float]]:
         """Trains for `epochs` passes over `dataset` (batched (x, y), shuffled by you).
 
@@ -285,9 +298,22 @@ class TrainingLoop:
                 "<log_prefix>/validation" instead, one pair per variant.
             verbose: 1 shows a Keras Progbar per epoch, 0 is silent.
             on_epoch_end: called with (epoch, logs) after each epoch.
+            backup_dir: back up the model's and optimizer's variables there
+                after every epoch (`kerasdl.backup.BackupStore`, written by
+                the chief only, after the epoch's points and `on_epoch_end`)
+                and, when it holds a backup, restore it first and continue
+                at the epoch it reached (a `fit` that had finished trains no
+                more epochs). The data order of the remaining epochs is that
+                of an uninterrupted run. One folder per model.
 
         Returns:
-            The history: {name: [value per epoch]}, validation entries prefixed "val_".
+            The history of the epochs trained by this call: {name: [value per
+            epoch]}, validation entries prefixed "val_".
+
+        Raises:
+            kerasdl.nan_guard.NonFiniteLossError: (a FloatingPointError) the
+                loss became NaN or Inf; it names the step, epoch and batch,
+                and the newest backup is still the last good epoch.
         """
         if epochs < 1:
             raise ValueError(f"epochs must be a positive integer. Received: epochs={epochs}")
@@ -296,24 +322,34 @@ class TrainingLoop:
         train_step = self._function("train", distributed)
         steps = self._steps(dataset)
         history: dict[str, list[float]] = {}
-        for epoch in range(epochs):
+        store = BackupStore(backup_dir) if backup_dir is not None else None
+        variables = training_variables(self.model, self.optimizer)
+        position = store.restore(variables) if store is not None else None
+        first_epoch = int(position["epoch"]) if position else 0
+        if position and verbose:
+            print(f"Resumed from {store.directory / position['file']}: epoch {first_epoch + 1}, "
+                  f"step {optimizer_step(self.optimizer)}.")  # fmt: skip
+        for _ in range(min(first_epoch, epochs)):
+            iter(distributed)  # each iterator reshuffles: keep the data order of the remaining epochs
+        for epoch in range(first_epoch, epochs):
             for metric in self.train_metrics.values():
                 metric.reset_state()
             progbar = keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=list(self.train_metrics))
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
 
-            def show(taken, progbar=progbar):
-                values = [(n, float(m.result())) for n, m in self.train_metrics.items()]
-                progbar.update(taken, values, finalize=False)
+            def after_step(taken, loss, epoch=epoch, progbar=progbar):
+                if not math.isfinite(float(loss)):  # one scalar per step; the step is read only on failure
+                    try:
+                        check_finite(loss, optimizer_step(self.optimizer), epoch=epoch + 1, batch=taken)
+                    except NonFiniteLossError as error:
+                        raise NonFiniteLossError(f"{error} (To clip here: clip_global_norm.)") from None
+                if verbose:
+                    values = [(n, float(m.result())) for n, m in self.train_metrics.items()]
+                    progbar.update(taken, values, finalize=False)
 
-            seen = self._run_epoch(train_step, distributed, steps, show if verbose else None)
+            seen = self._run_epoch(train_step, distributed, steps, after_step)
             logs = {name: float(metric.result()) for name, metric in self.train_metrics.items()}
-            if not np.isfinite(logs["loss"]):
-                raise FloatingPointError(
-                    f"The training loss became {logs['loss']} in epoch {epoch + 1}: lower the learning rate "
-                    "or clip the gradients (clip_global_norm)."
-                )
             if validation_data is not None:
                 logs.update({f"val_{name}": value for name, value in self.evaluate(validation_data).items()})
             if verbose:
@@ -324,6 +360,9 @@ class TrainingLoop:
                 history.setdefault(name, []).append(value)
             if on_epoch_end is not None:
                 on_epoch_end(epoch, logs)
+            if store is not None and is_chief():
+                position = {"epoch": epoch + 1, "batch": 0, "step": optimizer_step(self.optimizer)}
+                store.save(variables, position)
         return history
 
     def _write(self, run, epoch: int, logs: dict[str, float], prefix: str) -> None:

@@ -61,3 +61,27 @@ def test_smoke_run_logs_every_trial_to_the_hparams_dashboard(fashion_mnist_all, 
     low, high = results["fine_space"]["log_lr"]
     assert low <= math.log10(fine["learning_rate"]) <= high
     assert all(0 <= t["dev_error"] <= 1 for t in results["trials"] if t["status"] == "ok")
+
+
+def test_resume_skips_finished_trials_and_continues_from_the_backups(fashion_mnist_all, logdir):
+    argv = ["--logdir", str(logdir), "--run-name", "cut", "--train-size", "300", "--dev-size", "200",
+            "--epochs", "1", "--coarse-trials", "2", "--fine-trials", "0", "--workers", "1"]  # fmt: skip
+    assert hparam_search.main(argv) == 0
+    run_dir = logdir / "hparam_search" / "cut"
+    whole = json.loads((run_dir / "results.json").read_text())
+    # Make it an interrupted run: coarse-00 finished (its result marked), coarse-01 trained but not saved.
+    (run_dir / "FINISHED").unlink()
+    (run_dir / "results.json").unlink()
+    finished = run_dir / "trials" / "coarse-00" / hparam_search.TRIAL_RESULT
+    finished.write_text(json.dumps({**json.loads(finished.read_text()), "marker": 1}))
+    (run_dir / "trials" / "coarse-01" / hparam_search.TRIAL_RESULT).unlink()
+    assert (run_dir / "backup" / "coarse-01" / "manifest.json").exists()
+
+    assert hparam_search.main([*argv, "--resume"]) == 0
+    assert (run_dir / "FINISHED").exists()
+    trials = {t["name"]: t for t in json.loads((run_dir / "results.json").read_text())["trials"]}
+    assert trials["coarse-00"].pop("marker") == 1  # skipped, not trained again
+    by_name = sorted(whole["trials"], key=lambda t: t["name"])
+    assert sorted(trials.values(), key=lambda t: t["name"]) == by_name  # the same errors
+    session = EventAccumulator(str(run_dir / "trials" / "coarse-01")).Reload()
+    assert len(session.Tensors("_hparams_/session_start_info")) == 1

@@ -40,6 +40,34 @@ def test_tiny_run_logs_curves_histograms_and_symmetry(fashion_mnist_all, logdir)
     assert "summary" in EventAccumulator(str(run_dir / "summary")).Reload().Tags()["tensors"]
 
 
+def test_interrupted_run_resumes_to_the_same_results(fashion_mnist_all, logdir, monkeypatch):
+    argv = ["--logdir", str(logdir), *QUICK[:4], "--epochs", "2", *QUICK[6:], "--inits", "zeros,he"]
+    assert initialization.main([*argv, "--run-name", "whole"]) == 0
+    whole = json.loads((logdir / "initialization" / "whole" / "results.json").read_text())
+
+    original = initialization._after_epoch
+
+    def interrupt(run, probe, name, epoch, logs, first_losses):
+        if name == "he" and epoch == 1:  # he's epoch 2 trained, not yet backed up
+            raise KeyboardInterrupt
+        original(run, probe, name, epoch, logs, first_losses)
+
+    monkeypatch.setattr(initialization, "_after_epoch", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        initialization.main([*argv, "--run-name", "cut"])
+    run_dir = logdir / "initialization" / "cut"
+    assert not (run_dir / "FINISHED").exists()
+    assert list(json.loads((run_dir / "results.json").read_text())) == ["zeros"]
+    monkeypatch.setattr(initialization, "_after_epoch", original)
+
+    assert initialization.main([*argv, "--run-name", "cut", "--resume"]) == 0
+    assert (run_dir / "FINISHED").exists()
+    assert json.loads((run_dir / "results.json").read_text()) == whole  # he continued, zeros skipped
+    for name in ("zeros", "he"):  # the probe's points, each once: steps 0 (before training), 1, 2
+        layers = EventAccumulator(str(run_dir / name / "layers")).Reload()
+        assert [event.step for event in layers.Tensors("gradient_norm/dense_1")] == [0, 1, 2]
+
+
 def test_rejects_unknown_initialization(logdir, capsys):
     try:
         initialization.main(["--logdir", str(logdir), "--inits", "zeros,orthogonal"])

@@ -11,7 +11,9 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from kerasdl.backup import BackupStore, optimizer_step, training_variables
 from kerasdl.experiment import start_run
+from kerasdl.nan_guard import NonFiniteLossError
 from kerasdl.training import CustomStepModel, TrainingLoop, clip_by_global_norm
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -133,6 +135,97 @@ class TestTrainingLoop:
         history = loop.fit(dataset, epochs=2, verbose=0)
         reference, reference_history = _fit_reference(epochs=2)
         np.testing.assert_allclose(history["loss"], reference_history["loss"], rtol=1e-6)
+
+
+def _shuffled_dataset():
+    """Reshuffles every pass (a new order per iterator), so a resume must keep the data order too."""
+    x, y = _data()
+    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(100, seed=3).batch(16)  # 7 batches
+
+
+def _adam_loop(seed=1):
+    return TrainingLoop(_sequential(seed), keras.optimizers.Adam(0.01), LOSS)
+
+
+class TestBackupAndResume:
+    def test_interrupted_then_resumed_equals_uninterrupted_bit_for_bit(self, tmp_path):
+        reference = _adam_loop()
+        reference.fit(_shuffled_dataset(), epochs=4, verbose=0)
+
+        def interrupt(epoch, logs):
+            if epoch == 2:  # epoch 3 trained, its backup not written yet: the resume redoes it
+                raise KeyboardInterrupt
+
+        interrupted = _adam_loop()
+        with pytest.raises(KeyboardInterrupt):
+            interrupted.fit(_shuffled_dataset(), epochs=4, verbose=0, on_epoch_end=interrupt,
+                            backup_dir=tmp_path)  # fmt: skip
+        assert BackupStore(tmp_path).latest_position() == {"epoch": 2, "batch": 0, "step": 14}
+
+        resumed = _adam_loop()  # the same seeds (they also seed the shuffle), a new model and optimizer
+        resumed.model.set_weights([w + 1.0 for w in resumed.model.get_weights()])  # overwritten by the backup
+        history = resumed.fit(_shuffled_dataset(), epochs=4, verbose=0, backup_dir=tmp_path)
+        assert len(history["loss"]) == 2  # epochs 3 and 4 only
+        assert optimizer_step(resumed.optimizer) == optimizer_step(reference.optimizer) == 28
+        for left, right in zip(
+            training_variables(resumed.model, resumed.optimizer),
+            training_variables(reference.model, reference.optimizer),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(left.numpy(), right.numpy())  # weights and Adam's slots
+
+    def test_resumed_data_order_matters(self, tmp_path):
+        """Without replaying the finished epochs' iterators the result differs: the test above can fail."""
+        reference = _adam_loop()
+        reference.fit(_shuffled_dataset(), epochs=3, verbose=0)
+        first = _adam_loop()
+        first.fit(_shuffled_dataset(), epochs=2, verbose=0)
+        restarted = _adam_loop()
+        restarted.model.set_weights(first.model.get_weights())
+        restarted.optimizer.build(restarted.model.trainable_variables)
+        for target, value in zip(restarted.optimizer.variables, first.optimizer.variables, strict=True):
+            target.assign(value)
+        restarted.fit(_shuffled_dataset(), epochs=1, verbose=0)  # epoch 3 with epoch 1's order
+        differences = [
+            np.abs(a - b).max()
+            for a, b in zip(restarted.model.get_weights(), reference.model.get_weights(), strict=True)
+        ]
+        assert max(differences) > 0
+
+    def test_a_finished_fit_trains_no_more(self, tmp_path):
+        loop = _adam_loop()
+        loop.fit(_shuffled_dataset(), epochs=2, verbose=0, backup_dir=tmp_path)
+        weights = loop.model.get_weights()
+        again = _adam_loop(seed=5)
+        assert again.fit(_shuffled_dataset(), epochs=2, verbose=0, backup_dir=tmp_path) == {}
+        assert optimizer_step(again.optimizer) == 14
+        for left, right in zip(again.model.get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(left, right)
+
+    def test_nan_names_the_step_and_keeps_the_last_good_backup(self, tmp_path):
+        x, y = _data()
+        loop = _adam_loop()
+        loop.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16), epochs=1, verbose=0,
+                 backup_dir=tmp_path)  # fmt: skip
+        good = loop.model.get_weights()
+        x[20, 0] = np.nan  # in batch 2 (examples 16-31)
+        bad = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+        resumed = _adam_loop()
+        with pytest.raises(NonFiniteLossError, match=r"at step 9, epoch 2, batch 2\b"):
+            resumed.fit(bad, epochs=3, verbose=0, backup_dir=tmp_path)
+        store = BackupStore(tmp_path)
+        assert [entry["position"]["epoch"] for entry in store.entries()] == [1]
+        check = _adam_loop(seed=9)
+        assert check.fit(bad.take(0), epochs=1, verbose=0, backup_dir=tmp_path) == {}
+        for left, right in zip(check.model.get_weights(), good, strict=True):
+            np.testing.assert_array_equal(left, right)
+
+    def test_backup_of_another_model_is_refused(self, tmp_path):
+        _adam_loop().fit(_dataset(), epochs=1, verbose=0, backup_dir=tmp_path)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+        loop = TrainingLoop(model, keras.optimizers.Adam(0.01), LOSS)
+        with pytest.raises(ValueError, match="another model"):
+            loop.fit(_dataset(), epochs=2, verbose=0, backup_dir=tmp_path)
 
 
 MIRRORED_SCRIPT = textwrap.dedent(

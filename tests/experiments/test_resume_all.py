@@ -4,10 +4,22 @@ import json
 import os
 import signal
 
+import keras
 import pytest
+import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from experiments import architectures
+from experiments import (
+    architectures,
+    augmentation,
+    batch_norm,
+    edges,
+    mismatch,
+    multitask,
+    optimization,
+    regularization,
+    transfer,
+)
 from kerasdl.backup import BackupStore, TrainingInterrupted
 from kerasdl.experiment import FINISHED
 
@@ -57,3 +69,79 @@ def test_architectures_sigterm_then_resume_writes_every_epoch_once(fashion_mnist
     assert steps(run_dir, "lenet5", "seconds_per_epoch") == [*range(EPOCHS), EPOCHS]
     (row,) = json.loads((run_dir / "results.json").read_text())["rows"]
     assert row["network"] == "lenet5" and 0.0 <= row["test_accuracy"] <= 1.0
+
+
+def finished_run(logdir, experiment, name="done"):
+    """A run that ended normally: config.json and the FINISHED marker, as `Run.finish` leaves it."""
+    run_dir = logdir / experiment / name
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"experiment": experiment, "config": {}}))
+    (run_dir / FINISHED).write_text(json.dumps({"finished_utc": "2026-01-01T00:00:00+00:00"}))
+    return run_dir
+
+
+MODULES = [architectures, augmentation, batch_norm, edges, mismatch, multitask, optimization]
+MODULES += [regularization, transfer]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda module: module.EXPERIMENT)
+def test_resume_refuses_a_finished_run(module, fashion_mnist_all, logdir):
+    run_dir = finished_run(logdir, module.EXPERIMENT)
+    with pytest.raises(ValueError, match="finished; it is never reopened"):
+        module.main(["--logdir", str(logdir), "--resume", "--run-name", "done"])
+    assert [p.name for p in (logdir / module.EXPERIMENT).iterdir()] == ["done"]  # nothing new, untouched
+    assert sorted(p.name for p in run_dir.iterdir()) == ["FINISHED", "config.json"]
+
+
+def test_resume_after_a_finished_run_starts_a_new_one(fashion_mnist_all, logdir, capsys):
+    assert edges.main(["--logdir", str(logdir), "--images", "2", "--run-name", "first"]) == 0
+    assert (logdir / "edges" / "first" / FINISHED).exists()
+    assert edges.main(["--logdir", str(logdir), "--images", "2", "--resume"]) == 0
+    assert "no unfinished run" in capsys.readouterr().out
+    runs = sorted(p.name for p in (logdir / "edges").iterdir())
+    assert len(runs) == 2 and "first" in runs
+    assert all((logdir / "edges" / name / FINISHED).exists() for name in runs)
+    assert not list((logdir / "edges" / "first").glob("resume-*.json"))  # the finished run was not reopened
+
+
+def values(run_dir, subdir, tag):
+    """(step, value) of every event of `tag` in `run_dir/subdir`, in writing order."""
+    found = []
+    for event_file in sorted((run_dir / subdir).glob("events.out.tfevents*")):
+        accumulator = EventAccumulator(str(event_file))
+        accumulator.Reload()
+        if tag in accumulator.Tags()["tensors"]:
+            found += [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors(tag)]
+    return found
+
+
+def test_multitask_resumed_run_sees_the_same_data_order(fashion_mnist_all, logdir, monkeypatch):
+    """NumPy arrays became a seeded tf.data pipeline: the resumed epochs train on the same batches."""
+    quick = ["--limit", "384", "--test-limit", "100", "--epochs", "2", "--batch-size", "64"]
+    board = keras.callbacks.TensorBoard
+
+    class SigtermAfterFirstEpoch(board):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if epoch == 0 and self.log_dir.endswith("multi_task"):
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    interrupted, straight = logdir / "interrupted", logdir / "straight"
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks, "TensorBoard", SigtermAfterFirstEpoch)
+        with pytest.raises(TrainingInterrupted):
+            multitask.main(["--logdir", str(interrupted), "--run-name", "r", *quick])
+    assert multitask.main(["--logdir", str(interrupted), "--run-name", "r", *quick, "--resume"]) == 0
+    assert multitask.main(["--logdir", str(straight), "--run-name", "r", *quick]) == 0
+    resumed, reference = interrupted / "multitask" / "r", straight / "multitask" / "r"
+    assert (resumed / FINISHED).exists() and (resumed / "resume-1.json").exists()
+    for split in ("train", "validation"):
+        got, want = (
+            values(resumed, f"multi_task/{split}", "epoch_loss"),
+            values(reference, f"multi_task/{split}", "epoch_loss"),
+        )
+        assert [step for step, _ in got] == [0, 1]  # each epoch once
+        # Epoch 2's loss depends on the order of its batches: a different shuffle would not match.
+        assert [value for _, value in got] == pytest.approx([value for _, value in want], rel=1e-5)
+    rows = [json.loads((d / "results.json").read_text())["rows"] for d in (resumed, reference)]
+    assert rows[0][0]["mean_accuracy"] == pytest.approx(rows[1][0]["mean_accuracy"], abs=0.02)

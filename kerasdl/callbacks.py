@@ -40,7 +40,11 @@ def completed_variants(run) -> dict:
 
 
 def variant_callbacks(run, variant: str, dataset: tf.data.Dataset | None = None) -> list:
-    """`[TerminateOnNaN(), BackupAndRestore(<run>/backup/<variant>)]`, to put first in `fit`'s callbacks.
+    """`[TerminateOnNaN(), BackupAndRestore(<run>/backup/<variant>)]`, to put last in `fit`'s callbacks.
+
+    Last, after the callbacks that write an epoch's points (`EpochEvaluation`):
+    a backup then always follows its epoch's points, so a stop during the
+    end-of-epoch evaluation leaves neither a gap nor a point written twice.
 
     A variant whose loss becomes NaN stops quietly and is reported as
     diverged (in a comparison of optimizers or learning rates that is a

@@ -126,7 +126,7 @@ def main(argv=None) -> int:
         board = keras.callbacks.TensorBoard(str(run.dir / name), write_graph=False)
         # Backups last, after the callbacks that write the epoch's points; one backup folder per network.
         callbacks = [timer, board, *run.resume_callbacks(train_data, name=name)]
-        model.fit(train_data, validation_data=test_data, epochs=epochs, callbacks=callbacks,
+        model.fit(train_data, validation_data=test_data, epochs=epochs, callbacks=callbacks, shuffle=False,
                   verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
         # From evaluation, not fit's history: a fit resumed after its last epoch trains (and records) nothing.
         _, accuracy = model.evaluate(test_data, verbose=0)

@@ -88,7 +88,7 @@ def train_network(x, y, x_test, y_test, tasks: int, args, run, name: str) -> tup
     )
     started = time.perf_counter()
     # Backups last, after TensorBoard's epoch points.
-    model.fit(train, epochs=args.epochs, validation_data=(x_test, y_test),
+    model.fit(train, epochs=args.epochs, validation_data=(x_test, y_test), shuffle=False,
               callbacks=[board, *run.resume_callbacks(train, name=name)],
               verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
     return model, time.perf_counter() - started

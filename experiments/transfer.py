@@ -134,7 +134,7 @@ def main(argv=None) -> int:
     a_validation = (standardizer(a_test.images), a_test.labels)
     # Backups last, after TensorBoard's epoch points; one backup folder per fit.
     pretrain_data = shuffled(x_a, y_a, 256, args.seed)
-    base.fit(pretrain_data, epochs=args.pretrain_epochs, validation_data=a_validation,
+    base.fit(pretrain_data, epochs=args.pretrain_epochs, validation_data=a_validation, shuffle=False,
              callbacks=[board, *run.resume_callbacks(pretrain_data, name="pretrain")],
              verbose=verbose)  # fmt: skip
 
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
         board = keras.callbacks.TensorBoard(str(run.dir / way), write_graph=False)
         train_data = shuffled(inputs_train, y_b, 32, args.seed + 1)
         callbacks = [board, *run.resume_callbacks(train_data, name=way)]
-        model.fit(train_data, epochs=args.epochs, validation_data=(inputs_test, y_test),
+        model.fit(train_data, epochs=args.epochs, validation_data=(inputs_test, y_test), shuffle=False,
                   validation_freq=max(1, args.epochs // 6), callbacks=callbacks, verbose=verbose)  # fmt: skip
         _, accuracy = model.evaluate(inputs_test, y_test, batch_size=500, verbose=0)
         rows.append({

@@ -35,64 +35,8 @@ import math
 from collections.abc import Sequence
 
 import keras
-from keras import ops
 
-
-@keras.saving.register_keras_serializable(package="kerasdl")
-class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `peak`, then cosine decay to `peak * final_fraction`.
-
-        warm-up (t < w):  lr(t) = peak * (start_fraction + (1 - start_fraction) * t / w)
-        decay   (t >= w): lr(t) = peak * (f + (1 - f) * (1 + cos(pi * min(1, (t - w) / (T - w)))) / 2)
-
-    with T = `total_steps`, w = `warmup_steps`, f = `final_fraction`.
-    Course 2, Week 2 ("Learning rate decay"): large steps early, small steps
-    near the end so the mini-batch noise settles near the minimum.
-
-    Args:
-        peak: the highest learning rate.
-        total_steps: T, the planned number of steps.
-        warmup_steps: w, steps of linear warm-up (0 for none).
-        start_fraction: the rate at step 0, as a fraction of `peak`.
-        final_fraction: the rate at step T and after, as a fraction of `peak`.
-    """
-
-    def __init__(
-        self,
-        peak: float,
-        total_steps: int,
-        warmup_steps: int = 0,
-        start_fraction: float = 0.1,
-        final_fraction: float = 0.01,
-    ):
-        if not peak > 0:
-            raise ValueError(f"peak must be > 0. Received: peak={peak}")
-        if not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"total_steps must be a positive integer. Received: total_steps={total_steps}")
-        if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < total_steps:
-            raise ValueError(
-                f"warmup_steps must be in [0, total_steps). Received: warmup_steps={warmup_steps}"
-            )
-        for name, value in (("start_fraction", start_fraction), ("final_fraction", final_fraction)):
-            if not 0 <= value <= 1:
-                raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value}")
-        self.peak, self.total_steps, self.warmup_steps = float(peak), total_steps, warmup_steps
-        self.start_fraction, self.final_fraction = float(start_fraction), float(final_fraction)
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        warmup = float(max(self.warmup_steps, 1))
-        rising = self.peak * (self.start_fraction + (1.0 - self.start_fraction) * step / warmup)
-        progress = ops.clip(
-            (step - self.warmup_steps) / float(self.total_steps - self.warmup_steps), 0.0, 1.0
-        )
-        cosine = 0.5 * (1.0 + ops.cos(math.pi * progress))
-        falling = self.peak * (self.final_fraction + (1.0 - self.final_fraction) * cosine)
-        return ops.where(step < self.warmup_steps, rising, falling)
-
-    def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
-                "start_fraction": self.start_fraction, "final_fraction": self.final_fraction}  # fmt: skip
+from kerasdl.schedules import OneCycle
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,45 +1,12 @@
-"""kerasdl.recipes: the one-cycle schedule's closed form and the recipe's pieces."""
+"""kerasdl.recipes: the recipe's pieces (OneCycle is tested with the schedules)."""
 
 from __future__ import annotations
-
-import math
 
 import keras
 import numpy as np
 import pytest
 
-from kerasdl.recipes import FastRecipe, OneCycle, build_fast_recipe, fast_cnn
-
-
-def _reference(step, peak, total, warmup, start, final):
-    if step < warmup:
-        return peak * (start + (1 - start) * step / warmup)
-    progress = min(1.0, (step - warmup) / (total - warmup))
-    return peak * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-@pytest.mark.parametrize("warmup", [0, 10])
-def test_one_cycle_closed_form(warmup):
-    schedule = OneCycle(0.01, 100, warmup_steps=warmup, start_fraction=0.1, final_fraction=0.01)
-    for step in (0, 1, 5, 9, 10, 11, 50, 99, 100, 150):
-        assert float(schedule(step)) == pytest.approx(
-            _reference(step, 0.01, 100, warmup, 0.1, 0.01), rel=1e-5
-        )
-    assert float(schedule(warmup)) == pytest.approx(0.01)  # the peak
-    assert float(schedule(100)) == pytest.approx(1e-4)  # the floor
-    restored = OneCycle.from_config(schedule.get_config())
-    assert float(restored(37)) == pytest.approx(float(schedule(37)))
-
-
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(peak=0, total_steps=10), "peak=0"),
-    (dict(peak=1e-3, total_steps=0), "total_steps=0"),
-    (dict(peak=1e-3, total_steps=10, warmup_steps=10), "warmup_steps=10"),
-    (dict(peak=1e-3, total_steps=10, final_fraction=2), "final_fraction=2"),
-])  # fmt: skip
-def test_one_cycle_rejects_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        OneCycle(**kwargs)
+from kerasdl.recipes import FastRecipe, build_fast_recipe, fast_cnn
 
 
 def test_build_fast_recipe():

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl import schedules
+from kerasdl import recipes, schedules
 from tests.kerasdl.saving import reload
 
 STEPS = [0, 1, 9, 10, 11, 99, 100, 101, 555, 1234, 10_000]
@@ -14,6 +14,13 @@ STEPS = [0, 1, 9, 10, 11, 99, 100, 101, 555, 1234, 10_000]
 
 def epoch_of(step, steps_per_epoch):
     return step // steps_per_epoch + 1
+
+
+def one_cycle(step, peak, total, warmup, start, final):
+    if step < warmup:
+        return peak * (start + (1 - start) * step / warmup)
+    progress = min(1.0, (step - warmup) / (total - warmup))
+    return peak * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 CASES = [  # schedule, closed form of (step)
@@ -35,8 +42,22 @@ CASES = [  # schedule, closed form of (step)
         schedules.ManualDecay(boundaries=[3, 20], rates=[0.1, 0.03, 0.001], steps_per_epoch=10),
         lambda s: 0.1 if epoch_of(s, 10) < 3 else 0.03 if epoch_of(s, 10) < 20 else 0.001,
     ),
+    (schedules.OneCycle(0.01, 1000, warmup_steps=0), lambda s: one_cycle(s, 0.01, 1000, 0, 0.1, 0.01)),
+    (
+        schedules.OneCycle(0.01, 1000, warmup_steps=100, start_fraction=0.2, final_fraction=0.05),
+        lambda s: one_cycle(s, 0.01, 1000, 100, 0.2, 0.05),
+    ),
 ]
-IDS = ["inverse_time", "exponential", "inverse_sqrt_epoch", "inverse_sqrt_t", "staircase", "manual"]
+IDS = [
+    "inverse_time",
+    "exponential",
+    "inverse_sqrt_epoch",
+    "inverse_sqrt_t",
+    "staircase",
+    "manual",
+    "one_cycle",
+    "one_cycle_warmup",
+]
 
 
 class TestSchedules:
@@ -84,6 +105,17 @@ class TestSchedules:
         assert int(loaded.optimizer.iterations) == 8
         assert float(loaded.optimizer.learning_rate) == pytest.approx(0.1 * 0.5**2)
 
+    def test_one_cycle_peaks_after_the_warmup_and_ends_at_its_floor(self):
+        schedule = schedules.OneCycle(0.01, 100, warmup_steps=10, start_fraction=0.1, final_fraction=0.01)
+        assert float(schedule(0)) == pytest.approx(0.001)
+        assert float(schedule(10)) == pytest.approx(0.01)
+        assert float(schedule(100)) == pytest.approx(1e-4) and float(schedule(150)) == pytest.approx(1e-4)
+
+    def test_one_cycle_keeps_its_registered_name(self):
+        # `.keras` files saved when OneCycle lived in kerasdl.recipes refer to it by this name.
+        assert keras.saving.get_registered_name(schedules.OneCycle) == "kerasdl>OneCycle"
+        assert recipes.OneCycle is schedules.OneCycle
+
     @pytest.mark.parametrize(
         "make, message",
         [
@@ -108,6 +140,10 @@ class TestSchedules:
             (lambda: schedules.ManualDecay([5, 3], [0.1, 0.01, 0.001]), "boundaries must be increasing"),
             (lambda: schedules.ManualDecay([1], [0.1, 0.01]), "boundaries must be increasing integers >= 2"),
             (lambda: schedules.ManualDecay([3], [0.1, -0.01]), "rates must be a positive number"),
+            (lambda: schedules.OneCycle(0, 10), "peak must be > 0"),
+            (lambda: schedules.OneCycle(1e-3, 0), "total_steps must be a positive integer"),
+            (lambda: schedules.OneCycle(1e-3, 10, warmup_steps=10), "warmup_steps must be in"),
+            (lambda: schedules.OneCycle(1e-3, 10, final_fraction=2), "final_fraction must be in"),
         ],
     )
     def test_bad_arguments(self, make, message):

@@ -181,8 +181,8 @@ def resumable_run_dir(
             raise ValueError(f"There is no run {name!r} to resume under {base}. Received: run_name={name!r}")
         if (run_dir / FINISHED).exists():
             raise ValueError(
-                f"Run {run_dir} finished; it is never reopened. Start a new run instead. "
-                f"Received: run_name={name!r}"
+                f"Run {run_dir} finished; it is never reopened. Pick a new --run-name for a new run, "
+                f"or delete {run_dir} to reuse the name. Received: run_name={name!r}"
             )
         return run_dir
     candidates = [
@@ -230,6 +230,10 @@ def start_run(experiment: str, config: dict[str, Any]) -> Run:
     saved to `config.json`. A resumed run keeps its `config.json` and gets a
     `resume-<n>.json` with the new command line; options that changed are
     printed.
+
+    A `--resume` that names a finished or missing run is the user's error:
+    it prints one `error:` line (see `fail`) and exits with status 2,
+    before anything is written.
     """
     import keras
     import tensorflow as tf
@@ -239,7 +243,10 @@ def start_run(experiment: str, config: dict[str, Any]) -> Run:
     logdir = config.get("logdir", DEFAULT_LOGDIR)
     run_dir = None
     if config.get("resume"):
-        run_dir = resumable_run_dir(experiment, logdir, config.get("run_name"))
+        try:
+            run_dir = resumable_run_dir(experiment, logdir, config.get("run_name"))
+        except ValueError as error:
+            fail(str(error))
         if run_dir is None:
             print(f"--resume: no unfinished run under {Path(logdir) / experiment}; starting a new run.")
     resumed = run_dir is not None

@@ -1,25 +1,19 @@
 """Every fit-based experiment resumes: SIGTERM after an epoch, then `--resume` finishes the same run."""
 
+import importlib
 import json
 import os
+import pathlib
 import signal
+import subprocess
+import sys
 
 import keras
 import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from experiments import (
-    architectures,
-    augmentation,
-    batch_norm,
-    edges,
-    mismatch,
-    multitask,
-    optimization,
-    regularization,
-    transfer,
-)
+from experiments import architectures, edges, multitask
 from kerasdl.backup import BackupStore, TrainingInterrupted
 from kerasdl.experiment import FINISHED
 
@@ -80,17 +74,38 @@ def finished_run(logdir, experiment, name="done"):
     return run_dir
 
 
-MODULES = [architectures, augmentation, batch_norm, edges, mismatch, multitask, optimization]
-MODULES += [regularization, transfer]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPTS = sorted(p.stem for p in (ROOT / "experiments").glob("*.py") if p.stem != "__init__")
 
 
-@pytest.mark.parametrize("module", MODULES, ids=lambda module: module.EXPERIMENT)
-def test_resume_refuses_a_finished_run(module, fashion_mnist_all, logdir):
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_resume_refuses_a_finished_run_with_one_error_line(name, fashion_mnist_all, logdir, capsys):
+    """`main(argv)` is each script's command line: a user error exits 2 with one `error:` line."""
+    module = importlib.import_module(f"experiments.{name}")
     run_dir = finished_run(logdir, module.EXPERIMENT)
-    with pytest.raises(ValueError, match="finished; it is never reopened"):
+    with pytest.raises(SystemExit) as exit_info:  # not a ValueError: no traceback reaches the user
         module.main(["--logdir", str(logdir), "--resume", "--run-name", "done"])
+    assert exit_info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith(f"error: Run {run_dir} finished")
+    assert "--run-name" in errors[0] and f"delete {run_dir}" in errors[0]
     assert [p.name for p in (logdir / module.EXPERIMENT).iterdir()] == ["done"]  # nothing new, untouched
     assert sorted(p.name for p in run_dir.iterdir()) == ["FINISHED", "config.json"]
+
+
+def test_resume_of_a_finished_run_from_the_shell_prints_no_traceback(fashion_mnist_all, logdir):
+    finished_run(logdir, "edges")
+    argv = ["--logdir", str(logdir), "--resume", "--run-name", "done"]
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.edges", *argv],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: Run {logdir / 'edges' / 'done'} finished; it is never reopened. Pick a new --run-name "
+        f"for a new run, or delete {logdir / 'edges' / 'done'} to reuse the name. Received: run_name='done'"
+    ]
 
 
 def test_resume_after_a_finished_run_starts_a_new_one(fashion_mnist_all, logdir, capsys):

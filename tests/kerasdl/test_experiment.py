@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from kerasdl.distribute import is_chief, make_strategy
-from kerasdl.experiment import experiment_parser, new_run_dir, set_seeds, start_run
+from kerasdl.experiment import experiment_parser, new_run_dir, resumable_run_dir, set_seeds, start_run
 from kerasdl.io import atomic_write_text
 
 
@@ -126,9 +126,26 @@ class TestResumeRuns:
         assert again.dir != run.dir and not again.resumed
         assert "no unfinished run" in capsys.readouterr().out
         with pytest.raises(ValueError, match="finished; it is never reopened.*Received: run_name='r'"):
-            self.start(logdir, "--resume", "--run-name", "r")
+            resumable_run_dir("exp", logdir, "r")
         with pytest.raises(ValueError, match="no run 'nope' to resume"):
+            resumable_run_dir("exp", logdir, "nope")
+
+    def test_resume_of_a_finished_or_missing_run_is_one_error_line(self, logdir, capsys):
+        self.start(logdir, "--run-name", "r").finish()
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            self.start(logdir, "--resume", "--run-name", "r")
+        assert exit_info.value.code == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        run_dir = logdir / "exp" / "r"
+        assert line.startswith(f"error: Run {run_dir} finished; it is never reopened.")
+        assert "Pick a new --run-name" in line and f"delete {run_dir}" in line
+        with pytest.raises(SystemExit) as exit_info:
             self.start(logdir, "--resume", "--run-name", "nope")
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err.startswith("error: There is no run 'nope' to resume")
+        assert sorted(p.name for p in (logdir / "exp").iterdir()) == ["r"]
+        assert sorted(p.name for p in run_dir.iterdir()) == ["FINISHED", "config.json"]
 
     def test_resume_callbacks_back_up_into_the_run(self, logdir):
         import keras

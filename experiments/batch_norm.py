@@ -43,14 +43,13 @@ import math
 import sys
 
 import keras
-import tensorflow as tf
 
-from kerasdl.callbacks import RESULTS, EpochEvaluation, completed_variants, variant_callbacks
 from kerasdl.distribute import make_strategy
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.initializers import He
 from kerasdl.layers import BatchNorm, Dense
 from kerasdl.optimizers import Momentum
+from kerasdl.variants import add_profile_flags, apply_profile, finish_with_table, fit_variant, train_variants
 from pipelines.sources import SourceCorruptError, SourceMissingError
 from pipelines.subsets import small_train_dev
 
@@ -64,15 +63,7 @@ PROFILES = {  # train_size, dev_size, epochs
 
 def build_parser():
     parser = experiment_parser(EXPERIMENT, __doc__)
-    parser.add_argument(
-        "--profile", choices=sorted(PROFILES), default="default",
-        help="default: 5,000 training examples, 8 epochs; full: 20,000 examples, 20 epochs",
-    )  # fmt: skip
-    parser.add_argument(
-        "--train-size", type=int, default=None, help="training examples (overrides the profile)"
-    )
-    parser.add_argument("--dev-size", type=int, default=None, help="dev examples (overrides the profile)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per run (overrides the profile)")
+    add_profile_flags(parser, PROFILES, epochs_help="epochs per run")
     parser.add_argument(
         "--learning-rates",
         default="0.05,0.5",
@@ -113,9 +104,7 @@ def main(argv=None) -> int:
         rates = []
     if not rates or not all(rate > 0 for rate in rates):
         fail(f"--learning-rates must be comma-separated positive numbers; received {args.learning_rates!r}")
-    train_size, dev_size, epochs = PROFILES[args.profile]
-    args.train_size, args.dev_size = args.train_size or train_size, args.dev_size or dev_size
-    args.epochs = args.epochs or epochs
+    apply_profile(args, PROFILES)
     if args.epochs < 1 or args.depth < 1 or args.width < 1:
         fail("--epochs, --depth and --width must be at least 1")
     try:
@@ -126,40 +115,33 @@ def main(argv=None) -> int:
     strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; learning rates: {rates}")
 
-    results = completed_variants(run)  # on --resume: the runs finished before the interruption
-    for rate in rates:
-        for variant in VARIANTS:
-            name = f"{variant}_lr{rate:g}"
-            if name in results:
-                print(f"\n== {name}: finished before the interruption, skipped")
-                continue
-            print(f"\n== {name}")
-            keras.utils.set_random_seed(args.seed)
-            with strategy.scope():
-                model = build_model(
-                    variant, data.input_shape, data.num_classes, args.depth, args.width, args.momentum
-                )
-                model.compile(
-                    optimizer=Momentum(rate, beta=0.0),  # plain mini-batch gradient descent
-                    loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"],
-                )
-            curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=name)
-            callbacks = [curves, *variant_callbacks(run, name, data.train)]  # backups last: after the points
-            verbose = 1 if sys.stdout.isatty() else 2
-            model.fit(data.train, epochs=args.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
-            losses = curves.history["train"]["loss"]
-            diverged = len(losses) < args.epochs or not all(math.isfinite(v) for v in losses)
-            results[name] = {
-                "variant": variant,
-                "learning_rate": rate,
-                "train_loss": losses,
-                "dev_error": curves.history["dev"]["error"],
-                "diverged": diverged,
-                "first_epoch": curves.history["epoch"][0] if curves.history["epoch"] else 1,
-            }
-            run.save_json(RESULTS, results)
+    runs = {f"{variant}_lr{rate:g}": (variant, rate) for rate in rates for variant in VARIANTS}
 
+    def train(name: str) -> dict:
+        variant, rate = runs[name]
+        history = fit_variant(
+            run,
+            name,
+            data,
+            make_model=lambda: build_model(
+                variant, data.input_shape, data.num_classes, args.depth, args.width, args.momentum
+            ),
+            make_optimizer=lambda: Momentum(rate, beta=0.0),  # plain mini-batch gradient descent
+            epochs=args.epochs,
+            seed=args.seed,
+            strategy=strategy,
+        )
+        losses = history["train"]["loss"]
+        return {
+            "variant": variant,
+            "learning_rate": rate,
+            "train_loss": losses,
+            "dev_error": history["dev"]["error"],
+            "diverged": len(losses) < args.epochs or not all(math.isfinite(v) for v in losses),
+            "first_epoch": history["epoch"][0] if history["epoch"] else 1,
+        }
+
+    results = train_variants(run, runs, train)  # on --resume: skips the runs that had finished
     header = "| run | J after its first epoch | final J | final dev error |\n|---|---|---|---|\n"
     rows = "".join(
         f"| {name} | {r['train_loss'][0]:.3f} (epoch {r['first_epoch']}) | {r['train_loss'][-1]:.3f} "
@@ -169,10 +151,7 @@ def main(argv=None) -> int:
         else f"| {name} | diverged in epoch 1 | | |\n"
         for name, r in results.items()
     )
-    print("\n" + header + rows)
-    with run.writer("summary").as_default():
-        tf.summary.text("summary", header + rows, step=args.epochs)
-    run.finish()
+    finish_with_table(run, header + rows, step=args.epochs)
     return 0
 
 

@@ -53,11 +53,11 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.backup import BackupStore
-from kerasdl.callbacks import completed_variants
 from kerasdl.distribute import make_strategy
-from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
 from kerasdl.initializers import He
 from kerasdl.training import TrainingLoop
+from kerasdl.variants import add_profile_flags, apply_profile, finish_with_table, train_variants
 from pipelines.sources import SourceCorruptError, SourceMissingError
 from pipelines.subsets import small_train_dev
 
@@ -72,17 +72,9 @@ PROBE_SIZE = 256  # examples in the fixed batch the per-layer gradients are meas
 
 def build_parser():
     parser = experiment_parser(EXPERIMENT, __doc__)
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                        help="default: 5,000 examples, 5 epochs; full: 20,000, 15 epochs")  # fmt: skip
+    add_profile_flags(parser, PROFILES, epochs_help="epochs per initialization")
     parser.add_argument("--inits", default=",".join(INITIALIZATIONS),
                         help=f"comma-separated subset of {INITIALIZATIONS}")  # fmt: skip
-    parser.add_argument(
-        "--train-size", type=int, default=None, help="training examples (overrides the profile)"
-    )
-    parser.add_argument("--dev-size", type=int, default=None, help="dev examples (overrides the profile)")
-    parser.add_argument(
-        "--epochs", type=int, default=None, help="epochs per initialization (overrides the profile)"
-    )
     parser.add_argument("--depth", type=int, default=6, help="number of hidden ReLU layers")
     parser.add_argument("--width", type=int, default=128, help="units in each hidden layer")
     parser.add_argument("--large-scale", type=float, default=10.0,
@@ -159,12 +151,8 @@ class LayerProbe:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    inits = [name for name in args.inits.split(",") if name]
-    if not inits or not set(inits) <= set(INITIALIZATIONS):
-        fail(f"--inits must be a comma-separated subset of {INITIALIZATIONS}; received {args.inits!r}")
-    train_size, dev_size, epochs = PROFILES[args.profile]
-    args.train_size, args.dev_size = args.train_size or train_size, args.dev_size or dev_size
-    args.epochs = args.epochs or epochs
+    inits = parse_subset("--inits", args.inits, INITIALIZATIONS)
+    apply_profile(args, PROFILES)
     if args.epochs < 1 or args.depth < 1 or args.width < 1 or args.large_scale <= 0:
         fail("--epochs, --depth and --width must be >= 1 and --large-scale > 0")
     try:
@@ -177,16 +165,14 @@ def main(argv=None) -> int:
     probe_x, probe_y = next(iter(data.train_eval.unbatch().batch(PROBE_SIZE)))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    results = completed_variants(run)  # on --resume: the variants that had finished
     first_losses = _read_json(run.dir / FIRST_LOSSES) if run.resumed else {}
-    for name in inits:
-        if name in results:
-            print(f"\n== {name}: finished before the interruption, skipped")
-            # The variants share data.train, which reshuffles per pass: make the passes this one made.
-            for _ in range(args.epochs):
-                iter(strategy.experimental_distribute_dataset(data.train))
-            continue
-        print(f"\n== {name}")
+
+    def replay_passes(name: str) -> None:
+        # The variants share data.train, which reshuffles per pass: make the passes the skipped one made.
+        for _ in range(args.epochs):
+            iter(strategy.experimental_distribute_dataset(data.train))
+
+    def train(name: str) -> dict:
         backup_dir = run.backup_dir / name
         started = run.resumed and BackupStore(backup_dir).latest_position() is not None
         keras.utils.set_random_seed(args.seed)  # the same batches for every initialization
@@ -213,7 +199,7 @@ def main(argv=None) -> int:
         )
         del history  # after a resume it holds only the epochs trained since
         first_layer, last_layer = probe.dense[0].name, probe.dense[-1].name
-        results[name] = {
+        return {
             # Measured after training in inference mode, not the running average of the last epoch.
             "train_error": 1 - loop.evaluate(data.train_eval)["accuracy"],
             "dev_error": 1 - loop.evaluate(data.dev)["accuracy"],  # = the last epoch's val_accuracy
@@ -221,8 +207,8 @@ def main(argv=None) -> int:
             "first_layer_gradient_norm_at_init": probe.first_norms[first_layer],
             "last_layer_gradient_norm_at_init": probe.first_norms[last_layer],
         }
-        run.save_json("results.json", results)  # after every variant: --resume skips the finished ones
 
+    results = train_variants(run, inits, train, skipped=replay_passes)  # --resume skips the finished ones
     header = (
         "| init | train error | dev error | epoch-1 loss | grad norm at init, first layer | last layer |\n"
         "|---|---|---|---|---|---|\n"
@@ -232,11 +218,7 @@ def main(argv=None) -> int:
         f"{r['first_layer_gradient_norm_at_init']:.3g} | {r['last_layer_gradient_norm_at_init']:.3g} |\n"
         for n, r in results.items()
     )
-    print("\n" + header + rows)
-    with run.writer("summary").as_default():
-        tf.summary.text("summary", header + rows, step=args.epochs)
-    run.save_json("results.json", results)
-    run.finish()
+    finish_with_table(run, header + rows, step=args.epochs)
     return 0
 
 

@@ -39,15 +39,14 @@ from __future__ import annotations
 import sys
 
 import keras
-import tensorflow as tf
 
-from kerasdl.callbacks import RESULTS, EpochEvaluation, completed_variants, variant_callbacks
 from kerasdl.distribute import make_strategy
-from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
 from kerasdl.initializers import He
 from kerasdl.layers import Dense
 from kerasdl.optimizers import Adam, Momentum, RMSprop
 from kerasdl.schedules import InverseTimeDecay
+from kerasdl.variants import add_profile_flags, apply_profile, finish_with_table, fit_variant, train_variants
 from pipelines.sources import SourceCorruptError, SourceMissingError
 from pipelines.subsets import small_train_dev
 
@@ -61,18 +60,10 @@ PROFILES = {  # train_size, dev_size, epochs
 
 def build_parser():
     parser = experiment_parser(EXPERIMENT, __doc__)
-    parser.add_argument(
-        "--profile", choices=sorted(PROFILES), default="default",
-        help="default: 5,000 training examples, 10 epochs; full: 20,000 examples, 20 epochs",
-    )  # fmt: skip
+    add_profile_flags(parser, PROFILES)
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
     )
-    parser.add_argument(
-        "--train-size", type=int, default=None, help="training examples (overrides the profile)"
-    )
-    parser.add_argument("--dev-size", type=int, default=None, help="dev examples (overrides the profile)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per variant (overrides the profile)")
     parser.add_argument("--batch-size", type=int, default=64, help="mini-batch size (batch_gd uses all of m)")
     parser.add_argument(
         "--gd-learning-rate", type=float, default=0.1, help="alpha of (mini-)batch GD and momentum"
@@ -113,12 +104,8 @@ def build_model(input_shape, num_classes: int) -> keras.Model:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    variants = [v for v in args.variants.split(",") if v]
-    if not variants or not set(variants) <= set(VARIANTS):
-        fail(f"--variants must be a comma-separated subset of {VARIANTS}; received {args.variants!r}")
-    train_size, dev_size, epochs = PROFILES[args.profile]
-    args.train_size, args.dev_size = args.train_size or train_size, args.dev_size or dev_size
-    args.epochs = args.epochs or epochs
+    variants = parse_subset("--variants", args.variants, VARIANTS)
+    apply_profile(args, PROFILES)
     if args.epochs < 1 or not 0 <= args.beta < 1:
         fail("--epochs must be >= 1 and --beta in [0, 1)")
     try:
@@ -132,34 +119,27 @@ def main(argv=None) -> int:
     strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {minibatch.m} training examples; variants: {', '.join(variants)}")
 
-    results = completed_variants(run)  # on --resume: the variants finished before the interruption
-    for variant in variants:
-        if variant in results:
-            print(f"\n== {variant}: finished before the interruption, skipped")
-            continue
-        print(f"\n== {variant}")
+    def train(variant: str) -> dict:
         data = full_batch if variant == "batch_gd" else minibatch
         steps_per_epoch = int(data.train.cardinality())
-        keras.utils.set_random_seed(args.seed)  # the same initial weights and batch order for every variant
-        with strategy.scope():
-            model = build_model(data.input_shape, data.num_classes)
-            model.compile(
-                optimizer=make_optimizer(variant, args, steps_per_epoch),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
-        curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=variant)
-        verbose = 1 if sys.stdout.isatty() else 2
-        callbacks = [curves, *variant_callbacks(run, variant, data.train)]  # backups last: after the points
-        model.fit(data.train, epochs=args.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
-        results[variant] = {
-            "train_loss": curves.history["train"]["loss"],
-            "dev_error": curves.history["dev"]["error"],
+        history = fit_variant(
+            run,
+            variant,
+            data,
+            make_model=lambda: build_model(data.input_shape, data.num_classes),
+            make_optimizer=lambda: make_optimizer(variant, args, steps_per_epoch),
+            epochs=args.epochs,
+            seed=args.seed,
+            strategy=strategy,
+        )
+        return {
+            "train_loss": history["train"]["loss"],
+            "dev_error": history["dev"]["error"],
             "steps_per_epoch": steps_per_epoch,
-            "first_epoch": curves.history["epoch"][0],  # > 1 when resumed mid-variant
+            "first_epoch": history["epoch"][0],  # > 1 when resumed mid-variant
         }
-        run.save_json(RESULTS, results)
 
+    results = train_variants(run, variants, train)  # on --resume: skips the variants that had finished
     header = (
         "| variant | steps/epoch | J after its first epoch | final J | final dev error |\n"
         "|---|---|---|---|---|\n"
@@ -170,10 +150,7 @@ def main(argv=None) -> int:
         f"| {r['dev_error'][-1]:.3f} |\n"
         for v, r in results.items()
     )
-    print("\n" + header + rows)
-    with run.writer("summary").as_default():
-        tf.summary.text("summary", header + rows, step=args.epochs)
-    run.finish()
+    finish_with_table(run, header + rows, step=args.epochs)
     return 0
 
 

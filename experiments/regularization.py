@@ -40,13 +40,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.callbacks import RESULTS, EpochEvaluation, completed_variants, variant_callbacks
 from kerasdl.distribute import make_strategy
-from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
 from kerasdl.initializers import He
 from kerasdl.layers import Dense, InvertedDropout
 from kerasdl.optimizers import Momentum
 from kerasdl.regularizers import L2
+from kerasdl.variants import add_profile_flags, apply_profile, finish_with_table, fit_variant, train_variants
 from pipelines.sources import SourceCorruptError, SourceMissingError
 from pipelines.subsets import small_train_dev
 
@@ -60,20 +60,10 @@ PROFILES = {  # train_size, dev_size, epochs
 
 def build_parser():
     parser = experiment_parser(EXPERIMENT, __doc__)
-    parser.add_argument(
-        "--profile",
-        choices=sorted(PROFILES),
-        default="default",
-        help="default: 2,000 training examples, 30 epochs; full: 10,000 examples, 60 epochs",
-    )
+    add_profile_flags(parser, PROFILES)
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
     )
-    parser.add_argument(
-        "--train-size", type=int, default=None, help="training examples (overrides the profile)"
-    )
-    parser.add_argument("--dev-size", type=int, default=None, help="dev examples (overrides the profile)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per variant (overrides the profile)")
     parser.add_argument("--width", type=int, default=512, help="units in each of the two hidden layers")
     parser.add_argument(
         "--lambd",
@@ -127,12 +117,8 @@ class WeightNorm(keras.callbacks.Callback):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    variants = [v for v in args.variants.split(",") if v]
-    if not variants or not set(variants) <= set(VARIANTS):
-        fail(f"--variants must be a comma-separated subset of {VARIANTS}; received {args.variants!r}")
-    train_size, dev_size, epochs = PROFILES[args.profile]
-    args.train_size, args.dev_size = args.train_size or train_size, args.dev_size or dev_size
-    args.epochs = args.epochs or epochs
+    variants = parse_subset("--variants", args.variants, VARIANTS)
+    apply_profile(args, PROFILES)
     if not 0 < args.keep_prob <= 1 or args.lambd < 0 or args.epochs < 1:
         fail("--keep-prob must be in (0, 1], --lambd >= 0 and --epochs >= 1")
     try:
@@ -143,48 +129,34 @@ def main(argv=None) -> int:
     strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; variants: {', '.join(variants)}")
 
-    results = completed_variants(run)  # on --resume: the variants finished before the interruption
-    for variant in variants:
-        if variant in results:
-            print(f"\n== {variant}: finished before the interruption, skipped")
-            continue
-        print(f"\n== {variant}")
-        keras.utils.set_random_seed(args.seed)  # the same initial weights and batches for every variant
-        with strategy.scope():
-            model = build_model(
+    def train(variant: str) -> dict:
+        history = fit_variant(
+            run,
+            variant,
+            data,
+            make_model=lambda: build_model(
                 variant, data.input_shape, data.num_classes, args.width, data.m, args.lambd, args.keep_prob
-            )
-            model.compile(
-                optimizer=Momentum(args.learning_rate, beta=0.9),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
-        curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=variant)
-        verbose = 1 if sys.stdout.isatty() else 2
-        model.fit(
-            data.train,
+            ),
+            make_optimizer=lambda: Momentum(args.learning_rate, beta=0.9),
             epochs=args.epochs,
-            shuffle=False,  # the dataset reshuffles itself every epoch
-            callbacks=[curves, WeightNorm(run.writer(variant)), *variant_callbacks(run, variant, data.train)],
-            verbose=verbose,
+            seed=args.seed,
+            strategy=strategy,
+            callbacks=[WeightNorm(run.writer(variant))],
         )
-        results[variant] = {
-            "train_error": curves.history["train"]["error"][-1],
-            "dev_error": curves.history["dev"]["error"][-1],
-            "gap": curves.history["gap"][-1],
-            "max_gap": max(curves.history["gap"]),
+        return {
+            "train_error": history["train"]["error"][-1],
+            "dev_error": history["dev"]["error"][-1],
+            "gap": history["gap"][-1],
+            "max_gap": max(history["gap"]),
         }
-        run.save_json(RESULTS, results)
 
+    results = train_variants(run, variants, train)  # on --resume: skips the variants that had finished
     header = "| variant | train error | dev error | gap (dev - train) |\n|---|---|---|---|\n"
     rows = "".join(
         f"| {v} | {r['train_error']:.3f} | {r['dev_error']:.3f} | {r['gap']:.3f} |\n"
         for v, r in results.items()
     )
-    print("\n" + header + rows)
-    with run.writer("summary").as_default():
-        tf.summary.text("summary", header + rows, step=args.epochs)
-    run.finish()
+    finish_with_table(run, header + rows, step=args.epochs)
     return 0
 
 

@@ -32,6 +32,7 @@ import os
 import random
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,3 +328,14 @@ def fail(message: str, code: int = 2) -> None:
     """Prints one clear error line (no traceback) and exits."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def parse_subset(flag: str, text: str, choices: Sequence[str]) -> list[str]:
+    """The names in the comma-separated `text`, in its order; `fail`s unless all are in `choices`.
+
+    Example: `parse_subset("--variants", "adam,momentum", VARIANTS)` is `["adam", "momentum"]`.
+    """
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names or not set(names) <= set(choices):
+        fail(f"{flag} must be a comma-separated subset of {tuple(choices)}; received {text!r}")
+    return names

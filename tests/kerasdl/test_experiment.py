@@ -7,7 +7,14 @@ import pytest
 import tensorflow as tf
 
 from kerasdl.distribute import is_chief, make_strategy
-from kerasdl.experiment import experiment_parser, new_run_dir, resumable_run_dir, set_seeds, start_run
+from kerasdl.experiment import (
+    experiment_parser,
+    new_run_dir,
+    parse_subset,
+    resumable_run_dir,
+    set_seeds,
+    start_run,
+)
 from kerasdl.io import atomic_write_text
 
 
@@ -59,6 +66,20 @@ class TestSeeds:
     def test_rejects_negative_seed(self):
         with pytest.raises(ValueError, match="Received: seed=-1"):
             set_seeds(-1)
+
+
+class TestParseSubset:
+    def test_keeps_the_order_given(self):
+        assert parse_subset("--variants", "adam, sgd,,", ("sgd", "adam", "rmsprop")) == ["adam", "sgd"]
+
+    @pytest.mark.parametrize("text", ["adam,nadam", "", ","])
+    def test_anything_else_is_one_error_line(self, text, capsys):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_subset("--variants", text, ("sgd", "adam"))
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err == (
+            f"error: --variants must be a comma-separated subset of ('sgd', 'adam'); received {text!r}\n"
+        )
 
 
 class TestDistribute:

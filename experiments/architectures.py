@@ -30,8 +30,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.architectures import SMALL_BUILDERS
-from kerasdl.comparison import log_comparison
-from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.comparison import finish_comparison
+from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
@@ -80,10 +80,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    models = [name.strip() for name in args.models.split(",") if name.strip()]
-    unknown = [name for name in models if name not in SMALL_BUILDERS]
-    if not models or unknown:
-        fail(f"--models must name networks from {sorted(SMALL_BUILDERS)}. Received: {args.models!r}")
+    models = parse_subset("--models", args.models, sorted(SMALL_BUILDERS))
     limit, epochs = PROFILES[args.profile]
     limit, epochs = args.limit or limit, args.epochs or epochs
     if limit < 1 or epochs < 1 or args.test_limit < 1:
@@ -144,10 +141,7 @@ def main(argv=None) -> int:
     title = (
         f"{len(train):,} training images, {epochs} epochs, batch {args.batch_size}, Adam {args.learning_rate}"
     )
-    table = log_comparison(run, "network", rows, title=title, step=epochs)
-    run.finish()
-    print(title)
-    print(table)
+    finish_comparison(run, "network", rows, title=title, step=epochs)
     return 0
 
 

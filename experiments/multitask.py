@@ -35,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.comparison import log_comparison
+from kerasdl.comparison import finish_comparison
 from kerasdl.experiment import experiment_parser, fail, start_run
 from kerasdl.multitask import (
     ATTRIBUTES,
@@ -149,10 +149,7 @@ def main(argv=None) -> int:
         f"{len(x):,} training images, {np.mean(y == MISSING):.0%} of their labels missing ('?'), "
         f"{args.epochs} epochs; test accuracy over the labelled entries of {len(x_test):,} test images"
     )
-    table = log_comparison(run, "approach", rows, title=title, step=args.epochs)
-    run.finish()
-    print(title)
-    print(table)
+    finish_comparison(run, "approach", rows, title=title, step=args.epochs)
     return 0
 
 

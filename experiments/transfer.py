@@ -35,9 +35,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.comparison import log_comparison
-from kerasdl.experiment import experiment_parser, fail, start_run
-from kerasdl.recipes import FastRecipe, OneCycle, fast_cnn
+from kerasdl.comparison import finish_comparison
+from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
+from kerasdl.recipes import FastRecipe, fast_cnn
+from kerasdl.schedules import OneCycle
 from kerasdl.transfer import (
     class_transfer_split,
     feature_extractor,
@@ -96,9 +97,7 @@ def shuffled(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.dat
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    ways = [w.strip() for w in args.ways.split(",") if w.strip()]
-    if not ways or any(w not in WAYS for w in ways):
-        fail(f"--ways must be a comma-separated subset of {WAYS}. Received: {args.ways!r}")
+    ways = parse_subset("--ways", args.ways, WAYS)
     if min(args.per_class, args.pretrain_epochs, args.epochs) < 1:
         fail("--per-class, --pretrain-epochs and --epochs must be >= 1")
     try:
@@ -177,10 +176,7 @@ def main(argv=None) -> int:
         f"Pretrained on {len(x_a):,} images of task A ({args.pretrain_epochs} epochs); task B: "
         f"{args.per_class} labelled images per class, {args.epochs} epochs, {len(x_test):,} test images"
     )
-    table = log_comparison(run, "way", rows, title=title, step=args.epochs)
-    run.finish()
-    print(title)
-    print(table)
+    finish_comparison(run, "way", rows, title=title, step=args.epochs)
     return 0
 
 

@@ -5,7 +5,9 @@ transfer-learning ways, multi-task vs single-task) end with one row per
 variant. `log_comparison` writes that table twice: to the HParams dashboard
 (one session per variant, the variant as the hyperparameter, each figure as
 a metric, so the Table and Parallel-coordinates views sort and plot them) and
-as a Markdown text summary, and saves it as `results.json` in the run.
+as a Markdown text summary, and saves it as `results.json` in the run;
+`finish_comparison` does that at the end of an experiment, marks the run
+finished and prints the table.
 
 Example:
 
@@ -68,4 +70,17 @@ def log_comparison(run: Run, key: str, rows: Sequence[dict[str, Any]], title: st
             for metric in metrics:
                 tf.summary.scalar(metric, float(row[metric]), step=step)
     run.save_json("results.json", {"title": title, "rows": list(rows)})
+    return table
+
+
+def finish_comparison(run: Run, key: str, rows: Sequence[dict[str, Any]], title: str, step: int) -> str:
+    """The end of a comparison experiment: `log_comparison`, `run.finish()`, then prints the title and table.
+
+    Returns:
+        The Markdown table.
+    """
+    table = log_comparison(run, key, rows, title=title, step=step)
+    run.finish()
+    print(title)
+    print(table)
     return table

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl.recipes import FastRecipe, build_fast_recipe, fast_cnn
+from kerasdl.recipes import FastRecipe, build_fast_recipe, fast_cnn, recipe_for
 
 
 def test_build_fast_recipe():
@@ -23,3 +23,11 @@ def test_build_fast_recipe():
     assert FastRecipe(flip=True).augmenter_spec == "flip=0.5" and FastRecipe().augmenter_spec == "none"
     with pytest.raises(ValueError, match="batch_size=0"):
         FastRecipe(batch_size=0)
+
+
+def test_recipe_for_each_target():
+    assert recipe_for(0.92) == FastRecipe()
+    longer = recipe_for(0.93)
+    assert longer.flip and longer.epochs > FastRecipe().epochs
+    with pytest.raises(ValueError, match="target=0.95"):
+        recipe_for(0.95)

@@ -82,11 +82,12 @@ def to_dataset(
         dataset = tf.data.Dataset.zip(dataset, batch_seeds)
 
     def prepare(images, labels, batch_seed=None):
-        images = tf.cast(images, tf.float32)
-        if seeded:
+        if seeded:  # the Augmenter takes the uint8 pixels: it cuts its windows before casting
             images = augment(images, tf.stack([tf.constant(seed, tf.int64), batch_seed]))
-        elif augment is not None:
-            images = augment(images)
+        else:
+            images = tf.cast(images, tf.float32)
+            if augment is not None:
+                images = augment(images)
         if standardizer is not None:
             images = standardizer(images)
         return images, labels

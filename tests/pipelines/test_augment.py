@@ -204,6 +204,34 @@ class TestAugmenter:
             np.testing.assert_allclose(fused[:, 3:-3, 3:-3], separate[:, 3:-3, 3:-3], atol=1e-2)
             assert not np.allclose(fused[:, :2, :2], separate[:, :2, :2])
 
+    @pytest.mark.parametrize(
+        "spec,crop_size,channels",
+        [
+            ("crop=0,flip=0.5", (9, 10), 1),
+            ("crop=2,flip=0.5", (12, 13), 3),
+            ("crop=3", None, 1),
+            ("flip=0.5", None, 3),
+        ],
+    )
+    def test_window_cut_equals_crop_then_flip(self, spec, crop_size, channels):
+        # Without rotation or shear the fused path cuts (mirrored) windows; the ops one after another
+        # (pad, crop with per-pixel indices, tf.reverse) are its oracle, with the same draws.
+        images = _images(64, channels=channels)
+        seed = tf.constant([8, 9], tf.int64)
+        window = Augmenter.from_spec(spec, crop_size=crop_size)(images, seed).numpy()
+        separate = Augmenter.from_spec(spec, crop_size=crop_size, fused=False)(images, seed).numpy()
+        np.testing.assert_array_equal(window, separate)
+
+    def test_gather_windows_matches_numpy_indexing(self):
+        images = _images(20, channels=3).astype(np.float32)
+        rng = np.random.default_rng(3)
+        tops, lefts = rng.integers(0, 5, 20), rng.integers(0, 4, 20)
+        mirror = rng.random(20) < 0.5
+        out = augment.gather_windows(images, tops.astype(np.int32), lefts.astype(np.int32), (8, 9), mirror)
+        for b in range(20):
+            window = images[b, tops[b] : tops[b] + 8, lefts[b] : lefts[b] + 9]
+            np.testing.assert_array_equal(out[b], window[:, ::-1] if mirror[b] else window)
+
     def test_crop_size_sets_the_output_size(self):
         augmenter = Augmenter.from_spec("crop=0,flip=0.5", crop_size=(9, 10))
         assert augmenter(_images(3), [0, 0]).shape == (3, 9, 10, 1)
@@ -257,6 +285,13 @@ class TestAugmentedDataset:
         source = _source()
         (images,) = self._epochs(to_dataset(source, 64, augment=lambda x: x + 1.0), 1)
         np.testing.assert_array_equal(images, source.images.astype(np.float32) + 1.0)
+
+    def test_augmenter_inside_a_plain_callable(self):
+        # tf.data converts the callable with autograph, and with it the Augmenter's __call__.
+        source = _source()
+        augmenter = Augmenter.from_spec("crop=0,flip=0.5", crop_size=(10, 10))
+        (images,) = self._epochs(to_dataset(source, 64, augment=lambda x: augmenter(x, [1, 2])), 1)
+        np.testing.assert_array_equal(images, augmenter(source.images, [1, 2]).numpy())
 
     def test_augmented_copy_on_disk_round_trips_and_is_reproducible(self, tmp_path):
         source = _source()

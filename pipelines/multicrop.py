@@ -19,6 +19,7 @@ predictions that multi-crop turned from right to wrong and back.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -26,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.timing import timed_predict
+from kerasdl.benchmarking import paired_ratio
 
 _GRID = re.compile(r"^grid(\d+)(\+mirror)?$")
 LAYOUTS = ("1", "2", "5", "10", "grid<K>", "grid<K>+mirror")
@@ -223,7 +224,8 @@ class MultiCropReport:
         single_seconds, multi_seconds: prediction time over all images
             (after one warm-up batch, so tracing is not counted), with the
             same number of crops per forward pass.
-        time_ratio: multi_seconds / single_seconds.
+        time_ratio: multi-crop over single-crop prediction time: the median
+            of the ratios of blocks of images timed side by side.
     """
 
     layout: str
@@ -243,6 +245,29 @@ class MultiCropReport:
         return asdict(self)
 
 
+def _interleaved_predict(
+    models: dict[str, tuple[keras.Model, int]], images: np.ndarray, blocks: int
+) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
+    """Each model's predictions on `images` and its seconds per block of images.
+
+    The images are split into `blocks` consecutive blocks; each block is
+    predicted by every model in turn (the order alternating from block to
+    block), so a change in a shared machine's load hits all models alike.
+    One batch per model is predicted first and not timed (tracing).
+    """
+    for model, batch_size in models.values():
+        model.predict(images[:batch_size], batch_size=batch_size, verbose=0)
+    outputs = {name: [] for name in models}
+    seconds = {name: [] for name in models}
+    for k, block in enumerate(np.array_split(np.arange(len(images)), min(blocks, len(images)))):
+        for name in list(models) if k % 2 == 0 else list(reversed(list(models))):
+            model, batch_size = models[name]
+            start = time.perf_counter()
+            outputs[name].append(model.predict(images[block], batch_size=batch_size, verbose=0))
+            seconds[name].append(time.perf_counter() - start)
+    return {name: np.concatenate(o) for name, o in outputs.items()}, seconds
+
+
 def evaluate_multicrop(
     classifier: keras.Model,
     images: np.ndarray,
@@ -252,6 +277,7 @@ def evaluate_multicrop(
     aggregate: str = "mean",
     from_logits: bool = False,
     batch_size: int = 256,
+    timing_blocks: int = 5,
 ) -> MultiCropReport:
     """Compares the centre crop ("1") with `layout` for `classifier` on (images, labels).
 
@@ -265,7 +291,16 @@ def evaluate_multicrop(
         batch_size: crops per forward pass: the single crop runs batch_size
             images at a time, the multi-crop batch_size // N images of N crops
             each, so the network works on batches of the same size.
+        timing_blocks: the images are predicted in this many blocks, single
+            and multi-crop alternating block by block (every image is still
+            predicted once by each), and `time_ratio` is the median of the
+            blocks' ratios: one load spike on a shared machine no longer
+            decides it.
     """
+    if isinstance(timing_blocks, bool) or not isinstance(timing_blocks, int) or timing_blocks < 1:
+        raise ValueError(
+            f"timing_blocks must be a positive integer. Received: timing_blocks={timing_blocks!r}"
+        )
     images, labels = np.asarray(images), np.asarray(labels)
     if len(images) != len(labels) or len(images) == 0:
         raise ValueError(
@@ -274,11 +309,14 @@ def evaluate_multicrop(
     image_size = tuple(images.shape[1:3])
     single = MultiCropClassifier(classifier, image_size, crop_size, "1", aggregate, from_logits)
     multi = MultiCropClassifier(classifier, image_size, crop_size, layout, aggregate, from_logits)
-    single_scores, single_seconds = timed_predict(single, images, batch_size)
     # The same number of crops per forward pass as the single crop: batch_size // N images of N crops.
-    multi_scores, multi_seconds = timed_predict(multi, images, max(1, batch_size // len(multi.layout)))
-    single_right = single_scores.argmax(-1) == labels
-    multi_right = multi_scores.argmax(-1) == labels
+    scores, seconds = _interleaved_predict(
+        {"single": (single, batch_size), "multi": (multi, max(1, batch_size // len(multi.layout)))},
+        images,
+        timing_blocks,
+    )
+    single_right = scores["single"].argmax(-1) == labels
+    multi_right = scores["multi"].argmax(-1) == labels
     return MultiCropReport(
         layout=layout,
         aggregate=aggregate,
@@ -289,7 +327,7 @@ def evaluate_multicrop(
         gain=float(multi_right.mean() - single_right.mean()),
         right_to_wrong=int(np.sum(single_right & ~multi_right)),
         wrong_to_right=int(np.sum(~single_right & multi_right)),
-        single_seconds=single_seconds,
-        multi_seconds=multi_seconds,
-        time_ratio=multi_seconds / max(single_seconds, 1e-9),
+        single_seconds=float(sum(seconds["single"])),
+        multi_seconds=float(sum(seconds["multi"])),
+        time_ratio=paired_ratio(seconds["multi"], seconds["single"]),
     )

@@ -151,7 +151,8 @@ class TestEvaluateMulticrop:
         rng = np.random.default_rng(3)
         images = rng.normal(size=(64, 8, 8, 2)).astype(np.float32)
         labels = rng.integers(0, 3, size=64)
-        report = evaluate_multicrop(classifier, images, labels, (6, 6), "10", batch_size=40)
+        # Three timing blocks: the predictions, made block by block, must still be the whole set's.
+        report = evaluate_multicrop(classifier, images, labels, (6, 6), "10", batch_size=40, timing_blocks=3)
         centre = classifier.predict(images[:, 1:7, 1:7], verbose=0).argmax(-1) == labels
         multi = (
             MultiCropClassifier(classifier, (8, 8), (6, 6), "10").predict(images, verbose=0).argmax(-1)
@@ -163,6 +164,8 @@ class TestEvaluateMulticrop:
         assert report.gain == pytest.approx(multi.mean() - centre.mean())
         assert report.right_to_wrong == int(np.sum(centre & ~multi))
         assert report.wrong_to_right == int(np.sum(~centre & multi))
-        assert report.single_seconds > 0 and report.multi_seconds > 0
+        assert report.single_seconds > 0 and report.multi_seconds > 0 and report.time_ratio > 0
         with pytest.raises(ValueError, match="match"):
             evaluate_multicrop(classifier, images, labels[:3], (6, 6))
+        with pytest.raises(ValueError, match="timing_blocks"):
+            evaluate_multicrop(classifier, images, labels, (6, 6), timing_blocks=0)

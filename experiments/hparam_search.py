@@ -191,7 +191,7 @@ def run_trial(trial: dict, settings: dict) -> dict:
             hp.hparams(hparams, trial_id=trial["name"])
     result = dict(trial)
     try:
-        loop.fit(data.train, settings["epochs"], validation_data=data.dev, run=run, verbose=0,
+        loop.fit(data.fresh_train(), settings["epochs"], validation_data=data.dev, run=run, verbose=0,
                  backup_dir=backup_dir)  # fmt: skip
     except FloatingPointError as error:  # a learning rate too large diverges: a result, not a crash
         result.update(status="diverged", message=str(error), dev_error=None, train_error=None)

@@ -167,11 +167,6 @@ def main(argv=None) -> int:
 
     first_losses = _read_json(run.dir / FIRST_LOSSES) if run.resumed else {}
 
-    def replay_passes(name: str) -> None:
-        # The variants share data.train, which reshuffles per pass: make the passes the skipped one made.
-        for _ in range(args.epochs):
-            iter(strategy.experimental_distribute_dataset(data.train))
-
     def train(name: str) -> dict:
         backup_dir = run.backup_dir / name
         started = run.resumed and BackupStore(backup_dir).latest_position() is not None
@@ -186,7 +181,7 @@ def main(argv=None) -> int:
         loop = TrainingLoop(model, optimizer, loss, [keras.metrics.SparseCategoricalAccuracy("accuracy")],
                             strategy=strategy)  # fmt: skip
         history = loop.fit(
-            data.train,
+            data.fresh_train(),  # the same batches in the same order for every initialization
             args.epochs,
             validation_data=data.dev,
             run=run,
@@ -208,7 +203,7 @@ def main(argv=None) -> int:
             "last_layer_gradient_norm_at_init": probe.first_norms[last_layer],
         }
 
-    results = train_variants(run, inits, train, skipped=replay_passes)  # --resume skips the finished ones
+    results = train_variants(run, inits, train)  # --resume skips the finished ones
     header = (
         "| init | train error | dev error | epoch-1 loss | grad norm at init, first layer | last layer |\n"
         "|---|---|---|---|---|---|\n"

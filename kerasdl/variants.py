@@ -74,13 +74,12 @@ def train_variants(
     run: Run,
     names: Iterable[str],
     train: Callable[[str], dict[str, Any]],
-    skipped: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Calls `train(name)` for each variant and saves the results after each one.
 
     On `--resume`, the variants in the run's `results.json` had finished:
-    they are skipped (and `skipped(name)` called, e.g. to replay the passes
-    they made over a shared dataset).
+    they are skipped. (Each variant trains on its own `fresh_train()` copy of
+    the data, so skipping one changes nothing for the next.)
 
     Returns:
         Variant name -> the dict `train` returned, in training order (the
@@ -90,8 +89,6 @@ def train_variants(
     for name in names:
         if name in results:
             print(f"\n== {name}: finished before the interruption, skipped")
-            if skipped is not None:
-                skipped(name)
             continue
         print(f"\n== {name}")
         results[name] = train(name)
@@ -111,10 +108,11 @@ def fit_variant(
     strategy: tf.distribute.Strategy,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict:
-    """Trains one variant on `data.train` and logs its curves; returns `EpochEvaluation.history`.
+    """Trains one variant on `data.fresh_train()` and logs its curves; returns `EpochEvaluation.history`.
 
     The global seed is set to `seed` first, so every variant starts from the
-    same initial weights. The model and optimizer are made in `strategy`'s
+    same initial weights, and a fresh copy of the training data gives every
+    variant the same batches in the same order. The model and optimizer are made in `strategy`'s
     scope and compiled with sparse categorical cross-entropy and accuracy.
     After every epoch the loss and error on `data.train_eval` and `data.dev`
     are logged to `<name>/train` and `<name>/dev`, the gap and learning rate
@@ -124,7 +122,7 @@ def fit_variant(
     Args:
         run: the run.
         name: the variant's name: its TensorBoard runs and backup folder.
-        data: a `pipelines.subsets.SmallData` (`train`, `train_eval`, `dev`).
+        data: a `pipelines.subsets.SmallData` (`fresh_train()`, `train_eval`, `dev`).
         make_model: returns the variant's network, softmax outputs.
         make_optimizer: returns its optimizer.
         epochs: epochs to train.
@@ -139,11 +137,12 @@ def fit_variant(
             optimizer=make_optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
         )
     curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=name)
+    train = data.fresh_train()  # the same batch order in every variant
     model.fit(
-        data.train,
+        train,
         epochs=epochs,
         shuffle=False,  # the dataset reshuffles itself every epoch
-        callbacks=[curves, *callbacks, *variant_callbacks(run, name, data.train)],  # backups last
+        callbacks=[curves, *callbacks, *variant_callbacks(run, name, train)],  # backups last
         verbose=1 if sys.stdout.isatty() else 2,
     )
     return curves.history

@@ -15,7 +15,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import tensorflow as tf
 
@@ -30,7 +31,9 @@ class SmallData:
     """The datasets of one experiment.
 
     Attributes:
-        train: shuffled training batches (for `fit`).
+        train: shuffled training batches (for `fit`); it reshuffles on every
+            pass, so code that trains several networks one after another on
+            it gives each a different order: use `fresh_train()` instead.
         train_eval: the same training examples, unshuffled, for measuring
             training error in inference mode (dropout off, BN moving stats).
         dev: the dev batches.
@@ -45,6 +48,18 @@ class SmallData:
     m: int
     input_shape: tuple[int, ...]
     num_classes: int
+    make_train: Callable[[], tf.data.Dataset] | None = field(default=None, repr=False)
+
+    def fresh_train(self) -> tf.data.Dataset:
+        """A new copy of `train` whose k-th pass has the same order as every other copy's k-th pass.
+
+        Variants compared one after another each take one, so they differ in
+        what is being compared and not in the order of their batches (and a
+        variant resumed after an interruption sees the orders it would have).
+        """
+        if self.make_train is None:
+            raise ValueError("This SmallData was built without make_train; it has only `train`.")
+        return self.make_train()
 
 
 def small_train_dev(
@@ -75,11 +90,16 @@ def small_train_dev(
     parts = split_by_hash(pool, fractions, salt=f"small_train_dev/{seed}")
     train, dev = parts["train"], parts["dev"]
     standardizer = Standardizer.fit(train.images)
+
+    def make_train() -> tf.data.Dataset:
+        return to_dataset(train, batch_size, shuffle=True, seed=seed, standardizer=standardizer)
+
     return SmallData(
-        train=to_dataset(train, batch_size, shuffle=True, seed=seed, standardizer=standardizer),
+        train=make_train(),
         train_eval=to_dataset(train, 1024, standardizer=standardizer),
         dev=to_dataset(dev, 1024, standardizer=standardizer),
         m=len(train),
         input_shape=train.image_shape,
         num_classes=train.num_classes,
+        make_train=make_train,
     )

@@ -43,3 +43,16 @@ def test_subsets_are_disjoint_and_seeded(fashion_mnist_all):
 def test_bad_sizes(fashion_mnist_all, kwargs, message):
     with pytest.raises(ValueError, match=message):
         small_train_dev(**kwargs)
+
+
+def test_fresh_train_copies_repeat_the_same_orders(fashion_mnist_all):
+    data = small_train_dev(train_size=300, dev_size=100, batch_size=32, seed=0)
+
+    def pass_labels(dataset):
+        return np.concatenate([y.numpy() for _, y in dataset])
+
+    first, second = data.fresh_train(), data.fresh_train()
+    passes = [pass_labels(first) for _ in range(2)]
+    assert not np.array_equal(*passes)  # each pass is reshuffled ...
+    for expected in passes:  # ... and a second copy makes the same passes in the same order
+        np.testing.assert_array_equal(pass_labels(second), expected)

@@ -59,10 +59,9 @@ def per_image_dataset(source, augmenter: Augmenter, batch_size: int, seed: int) 
     """The same ops, one image per call: map (parallel) before batch, one seed per image."""
     dataset = tf.data.Dataset.from_tensor_slices(source.images).cache()
     dataset = tf.data.Dataset.zip(dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True))
+    # uint8 in, as `to_dataset` gives the Augmenter whole batches.
     dataset = dataset.map(
-        lambda image, s: augmenter(
-            tf.cast(image, tf.float32)[None], tf.stack([tf.constant(seed, tf.int64), s])
-        )[0],
+        lambda image, s: augmenter(image[None], tf.stack([tf.constant(seed, tf.int64), s]))[0],
         num_parallel_calls=AUTOTUNE,
     )
     return dataset.batch(batch_size).prefetch(AUTOTUNE)

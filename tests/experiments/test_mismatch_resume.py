@@ -5,13 +5,12 @@ import os
 import signal
 
 import pytest
-import tensorflow as tf
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import mismatch
 from kerasdl.backup import BackupStore, TrainingInterrupted
 from kerasdl.diagnostics import DecompositionCallback
 from kerasdl.experiment import FINISHED
+from tests.events import scalar_points, tag_events, tag_steps
 
 EPOCHS = 3
 QUICK = ["--limit", "1500", "--epochs", str(EPOCHS), "--width", "4", "--batch-size", "64"]
@@ -25,21 +24,6 @@ class SigtermAfterFirstEpoch(DecompositionCallback):
         super().on_epoch_end(epoch, logs)
         if epoch == 0:
             os.kill(os.getpid(), signal.SIGTERM)
-
-
-def events(run_dir, subdir, tag):
-    """Every event of `tag`, across all event files (one per process), in writing order."""
-    found = []
-    for event_file in sorted((run_dir / subdir).glob("events.out.tfevents*")):
-        accumulator = EventAccumulator(str(event_file))
-        accumulator.Reload()
-        if tag in accumulator.Tags()["tensors"]:
-            found += accumulator.Tensors(tag)
-    return found
-
-
-def points(run_dir, subdir, tag):
-    return [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events(run_dir, subdir, tag)]
 
 
 def interrupted_then_resumed(logdir, monkeypatch):
@@ -62,8 +46,8 @@ def test_sigterm_then_resume_finishes_the_same_run(fashion_mnist_all, logdir, mo
     steps_per_epoch = position["step"] // EPOCHS
     assert position["epoch"] == EPOCHS and position["step"] == EPOCHS * steps_per_epoch
     for split in ("train", "dev"):  # curves continue: every epoch once, none twice
-        assert [step for step, _ in points(run_dir, split, "error")] == list(range(1, EPOCHS + 1))
-    assert len(events(run_dir, "examples", "examples/source_A")) == 1  # not logged again on resume
+        assert tag_steps(run_dir / split, "error") == list(range(1, EPOCHS + 1))
+    assert len(tag_events(run_dir / "examples", "examples/source_A")) == 1  # not logged again on resume
 
 
 @pytest.mark.slow
@@ -72,6 +56,6 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(fashion_mnist_all, log
     assert mismatch.main(["--logdir", str(logdir / "straight"), *QUICK]) == 0
     (straight,) = (logdir / "straight" / "mismatch").iterdir()
     for split in ("train", "train_dev", "dev", "test"):
-        assert points(run_dir, split, "error") == points(straight, split, "error")
+        assert scalar_points(run_dir / split, "error") == scalar_points(straight / split, "error")
     resumed, reference = (json.loads((d / "results.json").read_text()) for d in (run_dir, straight))
     assert resumed["decomposition"] == reference["decomposition"]

@@ -10,12 +10,11 @@ import sys
 
 import keras
 import pytest
-import tensorflow as tf
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import architectures, edges, multitask
 from kerasdl.backup import BackupStore, TrainingInterrupted
 from kerasdl.experiment import FINISHED
+from tests.events import scalar_points, tag_steps
 
 EPOCHS = 3
 QUICK = ["--models", "lenet5", "--limit", "512", "--test-limit", "200", "--epochs", str(EPOCHS)]
@@ -29,17 +28,6 @@ class SigtermAfterFirstEpoch(architectures.EpochTimer):
         super().on_epoch_end(epoch, logs)
         if epoch == 0:
             os.kill(os.getpid(), signal.SIGTERM)
-
-
-def steps(run_dir, subdir, tag):
-    """The steps of every event of `tag` in `run_dir/subdir`, across event files, in writing order."""
-    found = []
-    for event_file in sorted((run_dir / subdir).glob("events.out.tfevents*")):
-        accumulator = EventAccumulator(str(event_file))
-        accumulator.Reload()
-        if tag in accumulator.Tags()["tensors"]:
-            found += [event.step for event in accumulator.Tensors(tag)]
-    return found
 
 
 def test_architectures_sigterm_then_resume_writes_every_epoch_once(fashion_mnist_all, logdir, monkeypatch):
@@ -58,9 +46,9 @@ def test_architectures_sigterm_then_resume_writes_every_epoch_once(fashion_mnist
     # Keras' TensorBoard and the timer log at step = epoch index: each epoch exactly once.
     for subdir in ("lenet5/train", "lenet5/validation"):
         for tag in ("epoch_loss", "epoch_accuracy"):
-            assert steps(run_dir, subdir, tag) == list(range(EPOCHS)), (subdir, tag)
+            assert tag_steps(run_dir / subdir, tag) == list(range(EPOCHS)), (subdir, tag)
     # The timer's epochs, then the comparison's HParams metric at step EPOCHS.
-    assert steps(run_dir, "lenet5", "seconds_per_epoch") == [*range(EPOCHS), EPOCHS]
+    assert tag_steps(run_dir / "lenet5", "seconds_per_epoch") == [*range(EPOCHS), EPOCHS]
     (row,) = json.loads((run_dir / "results.json").read_text())["rows"]
     assert row["network"] == "lenet5" and 0.0 <= row["test_accuracy"] <= 1.0
 
@@ -119,17 +107,6 @@ def test_resume_after_a_finished_run_starts_a_new_one(fashion_mnist_all, logdir,
     assert not list((logdir / "edges" / "first").glob("resume-*.json"))  # the finished run was not reopened
 
 
-def values(run_dir, subdir, tag):
-    """(step, value) of every event of `tag` in `run_dir/subdir`, in writing order."""
-    found = []
-    for event_file in sorted((run_dir / subdir).glob("events.out.tfevents*")):
-        accumulator = EventAccumulator(str(event_file))
-        accumulator.Reload()
-        if tag in accumulator.Tags()["tensors"]:
-            found += [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors(tag)]
-    return found
-
-
 def test_multitask_resumed_run_sees_the_same_data_order(fashion_mnist_all, logdir, monkeypatch):
     """NumPy arrays became a seeded tf.data pipeline: the resumed epochs train on the same batches."""
     quick = ["--limit", "384", "--test-limit", "100", "--epochs", "2", "--batch-size", "64"]
@@ -152,8 +129,8 @@ def test_multitask_resumed_run_sees_the_same_data_order(fashion_mnist_all, logdi
     assert (resumed / FINISHED).exists() and (resumed / "resume-1.json").exists()
     for split in ("train", "validation"):
         got, want = (
-            values(resumed, f"multi_task/{split}", "epoch_loss"),
-            values(reference, f"multi_task/{split}", "epoch_loss"),
+            scalar_points(resumed / "multi_task" / split, "epoch_loss"),
+            scalar_points(reference / "multi_task" / split, "epoch_loss"),
         )
         assert [step for step, _ in got] == [0, 1]  # each epoch once
         # Epoch 2's loss depends on the order of its batches: a different shuffle would not match.

@@ -24,6 +24,7 @@ from kerasdl.backup import (
     training_variables,
 )
 from kerasdl.nan_guard import NanGuard, NonFiniteLossError
+from tests.events import scalar_points
 from tests.kerasdl import resumable_job
 
 EPOCHS, EXAMPLES, BATCH = 4, 200, 20
@@ -231,8 +232,6 @@ class TestResume:
         assert_same_state(model, reference)
 
     def test_tensorboard_curves_continue_without_gaps_or_duplicates(self, tmp_path, uninterrupted):
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
         _, reference_history = uninterrupted
 
         class SigtermWhileWriting(keras.callbacks.Callback):
@@ -250,13 +249,7 @@ class TestResume:
                 fit(make_model(), writers + [BackupAndRestore(tmp_path / "backup", dataset=dataset)], dataset)
             except TrainingInterrupted:
                 assert interrupt
-        points = []
-        for event_file in sorted((logdir / "train").glob("events.out.tfevents*")):
-            accumulator = EventAccumulator(str(event_file))
-            accumulator.Reload()
-            points += [
-                (e.step, float(tf.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors("epoch_loss")
-            ]
+        points = scalar_points(logdir / "train", "epoch_loss")
         assert len(list((logdir / "train").glob("events.out.tfevents*"))) == 2  # one per process
         assert [step for step, _ in points] == list(range(EPOCHS))
         np.testing.assert_allclose([v for _, v in points], reference_history["loss"], rtol=1e-6)

@@ -19,7 +19,6 @@ predictions that multi-crop turned from right to wrong and back.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -28,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.benchmarking import paired_ratio
+from kerasdl.timing import interleaved_predict
 
 _GRID = re.compile(r"^grid(\d+)(\+mirror)?$")
 LAYOUTS = ("1", "2", "5", "10", "grid<K>", "grid<K>+mirror")
@@ -245,29 +245,6 @@ class MultiCropReport:
         return asdict(self)
 
 
-def _interleaved_predict(
-    models: dict[str, tuple[keras.Model, int]], images: np.ndarray, blocks: int
-) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
-    """Each model's predictions on `images` and its seconds per block of images.
-
-    The images are split into `blocks` consecutive blocks; each block is
-    predicted by every model in turn (the order alternating from block to
-    block), so a change in a shared machine's load hits all models alike.
-    One batch per model is predicted first and not timed (tracing).
-    """
-    for model, batch_size in models.values():
-        model.predict(images[:batch_size], batch_size=batch_size, verbose=0)
-    outputs = {name: [] for name in models}
-    seconds = {name: [] for name in models}
-    for k, block in enumerate(np.array_split(np.arange(len(images)), min(blocks, len(images)))):
-        for name in list(models) if k % 2 == 0 else list(reversed(list(models))):
-            model, batch_size = models[name]
-            start = time.perf_counter()
-            outputs[name].append(model.predict(images[block], batch_size=batch_size, verbose=0))
-            seconds[name].append(time.perf_counter() - start)
-    return {name: np.concatenate(o) for name, o in outputs.items()}, seconds
-
-
 def evaluate_multicrop(
     classifier: keras.Model,
     images: np.ndarray,
@@ -310,7 +287,7 @@ def evaluate_multicrop(
     single = MultiCropClassifier(classifier, image_size, crop_size, "1", aggregate, from_logits)
     multi = MultiCropClassifier(classifier, image_size, crop_size, layout, aggregate, from_logits)
     # The same number of crops per forward pass as the single crop: batch_size // N images of N crops.
-    scores, seconds = _interleaved_predict(
+    scores, seconds = interleaved_predict(
         {"single": (single, batch_size), "multi": (multi, max(1, batch_size // len(multi.layout)))},
         images,
         timing_blocks,

@@ -58,7 +58,7 @@ def variant_callbacks(run, variant: str, dataset: tf.data.Dataset | None = None)
     """
     from kerasdl.backup import BackupAndRestore
 
-    backup = BackupAndRestore(run.dir / "backup" / variant, dataset=dataset)
+    backup = BackupAndRestore(run.backup_dir / variant, dataset=dataset)
     return [keras.callbacks.TerminateOnNaN(), backup]
 
 

@@ -169,20 +169,32 @@ def random_crop(
         raise ValueError(f"padding must be a non-negative integer. Received: padding={padding!r}")
     _check_choice("mode", mode, _PAD_MODES)
     images = _check_images(images)
-    height, width = images.shape[1], images.shape[2]
-    size = (height, width) if size is None else tuple(size)
+    size = (images.shape[1], images.shape[2]) if size is None else tuple(size)
     if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
         raise ValueError(f"size must be (height, width) in pixels. Received: size={size!r}")
+    images, tops, lefts = _pad_and_place_windows(images, seed, padding, size, mode)
+    return gather_windows(images, tops, lefts, size)
+
+
+def _pad_and_place_windows(
+    images: tf.Tensor, seed, padding: int, size: Sequence[int], mode: str = "constant"
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Pads the batch by `padding` and draws each image's (h, w) window: (padded images, tops, lefts).
+
+    The draws of `random_crop`, shared with the augmenter's window cut so
+    both place the same windows.
+    """
+    height, width = images.shape[1], images.shape[2]
     if size[0] > height + 2 * padding or size[1] > width + 2 * padding:
         raise ValueError(
             f"The crop must fit in the padded image ({height + 2 * padding}x{width + 2 * padding}). "
-            f"Received: size={size}, padding={padding}"
+            f"Received: size={tuple(size)}, padding={padding}"
         )
     if padding:
         images = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode=mode.upper())
     max_top, max_left = images.shape[1] - size[0], images.shape[2] - size[1]
     tops, lefts = _crop_offsets(seed, tf.shape(images)[0], max_top, max_left)
-    return gather_windows(images, tops, lefts, size)
+    return images, tops, lefts
 
 
 def _random_affine(images, seed, max_degrees: float, fill_mode: str, shear: bool) -> tf.Tensor:
@@ -559,13 +571,8 @@ class Augmenter:
         out_h, out_w = self.output_size(images.shape[1], images.shape[2])
         tops = lefts = tf.zeros([batch], tf.int32)
         if self.is_on("crop"):
-            padding = int(self.ops["crop"].strength)
-            if padding:
-                images = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
-            max_top, max_left = images.shape[1] - out_h, images.shape[2] - out_w
-            if max_top < 0 or max_left < 0:
-                raise ValueError(f"The crop must fit in the padded image. Received: size={(out_h, out_w)}")
-            tops, lefts = _crop_offsets(seeds[OPS.index("crop")], batch, max_top, max_left)
+            padding, seed = int(self.ops["crop"].strength), seeds[OPS.index("crop")]
+            images, tops, lefts = _pad_and_place_windows(images, seed, padding, (out_h, out_w))
         mirror = None
         if self.is_on("flip"):
             mirror = _mirror_draws(seeds[OPS.index("flip")], batch, self.ops["flip"].strength)

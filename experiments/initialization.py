@@ -45,7 +45,6 @@ In TensorBoard:
 
 from __future__ import annotations
 
-import json
 import sys
 
 import keras
@@ -165,7 +164,7 @@ def main(argv=None) -> int:
     probe_x, probe_y = next(iter(data.train_eval.unbatch().batch(PROBE_SIZE)))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    first_losses = _read_json(run.dir / FIRST_LOSSES) if run.resumed else {}
+    first_losses = run.saved_json(FIRST_LOSSES)
 
     def train(name: str) -> dict:
         backup_dir = run.backup_dir / name
@@ -218,10 +217,6 @@ def main(argv=None) -> int:
 
 
 FIRST_LOSSES = "epoch1_loss.json"  # each variant's epoch-1 loss, kept for the table across a resume
-
-
-def _read_json(path):
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _after_epoch(run, probe, name: str, epoch: int, logs: dict, first_losses: dict) -> None:

@@ -18,7 +18,6 @@ variant)` backs each variant up into its own `<run>/backup/<variant>/`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 import keras
@@ -33,10 +32,7 @@ def completed_variants(run) -> dict:
     Experiments save `results.json` after every variant, so a variant found
     here is complete and is skipped on `--resume`.
     """
-    path = run.dir / RESULTS
-    if not getattr(run, "resumed", False) or not path.exists():
-        return {}
-    return json.loads(path.read_text())
+    return run.saved_json(RESULTS)
 
 
 def variant_callbacks(run, variant: str, dataset: tf.data.Dataset | None = None) -> list:

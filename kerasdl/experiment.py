@@ -147,6 +147,15 @@ class Run:
         """Writes `obj` as JSON into the run directory, atomically."""
         return atomic_write_json(self.dir / filename, obj)
 
+    def saved_json(self, filename: str) -> dict:
+        """What an earlier session of this run saved with `save_json` ({} for a new run or no such file).
+
+        A resumed run reads back what it had saved before the interruption;
+        a new run starts from nothing even if the file is there.
+        """
+        path = self.dir / filename
+        return json.loads(path.read_text()) if self.resumed and path.exists() else {}
+
     def close(self) -> None:
         """Flushes and closes every writer."""
         for writer in self._writers.values():

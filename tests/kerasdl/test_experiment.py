@@ -139,6 +139,15 @@ class TestResumeRuns:
         assert record["config"]["seed"] == 2
         assert "--resume: seed was 1, now 2." in capsys.readouterr().out
 
+    def test_saved_json_is_read_back_only_by_the_resumed_run(self, logdir):
+        first = self.start(logdir, "--run-name", "r")
+        assert first.saved_json("state.json") == {}  # a new run: nothing saved yet
+        first.save_json("state.json", {"done": ["a"]})
+        assert first.saved_json("state.json") == {}  # a new run does not read back its own file
+        resumed = self.start(logdir, "--resume", "--run-name", "r")
+        assert resumed.resumed and resumed.saved_json("state.json") == {"done": ["a"]}
+        assert resumed.saved_json("missing.json") == {}
+
     def test_a_finished_run_is_never_reopened(self, logdir, capsys):
         run = self.start(logdir, "--run-name", "r")
         run.finish()

@@ -33,7 +33,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasdl.comparison import finish_comparison
 from kerasdl.experiment import experiment_parser, fail, start_run
@@ -46,6 +45,7 @@ from kerasdl.multitask import (
     hide_labels,
 )
 from kerasdl.recipes import FastRecipe, fast_cnn
+from pipelines.datasets import shuffled_batches
 from pipelines.normalize import Standardizer
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
 
@@ -80,12 +80,7 @@ def train_network(x, y, x_test, y_test, tasks: int, args, run, name: str) -> tup
         metrics=metrics,
     )
     board = keras.callbacks.TensorBoard(str(run.dir / name), write_graph=False)
-    train = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(x), seed=args.seed, reshuffle_each_iteration=True)
-        .batch(args.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    train = shuffled_batches(x, y, args.batch_size, args.seed)
     started = time.perf_counter()
     # Backups last, after TensorBoard's epoch points.
     model.fit(train, epochs=args.epochs, validation_data=(x_test, y_test), shuffle=False,

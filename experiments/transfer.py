@@ -33,7 +33,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasdl.comparison import finish_comparison
 from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
@@ -46,6 +45,7 @@ from kerasdl.transfer import (
     precompute_features,
     shallow_classifier,
 )
+from pipelines.datasets import shuffled_batches
 from pipelines.normalize import Standardizer
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
 
@@ -85,16 +85,6 @@ def recipe_network(classes: int, seed: int) -> keras.Model:
     return keras.Model(logits_model.input, outputs, name="recipe_network")
 
 
-def shuffled(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Batches of (x, y) in a seeded order drawn anew every epoch.
-
-    Given to the backup (`run.resume_callbacks(dataset=...)`), so a resumed `fit` sees the same
-    order in the epochs it still has to train as an uninterrupted one.
-    """
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    return dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size).prefetch(2)
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     ways = parse_subset("--ways", args.ways, WAYS)
@@ -132,7 +122,7 @@ def main(argv=None) -> int:
     board = keras.callbacks.TensorBoard(str(run.dir / "pretrain"), write_graph=False)
     a_validation = (standardizer(a_test.images), a_test.labels)
     # Backups last, after TensorBoard's epoch points; one backup folder per fit.
-    pretrain_data = shuffled(x_a, y_a, 256, args.seed)
+    pretrain_data = shuffled_batches(x_a, y_a, 256, args.seed)
     base.fit(pretrain_data, epochs=args.pretrain_epochs, validation_data=a_validation, shuffle=False,
              callbacks=[board, *run.resume_callbacks(pretrain_data, name="pretrain")],
              verbose=verbose)  # fmt: skip
@@ -160,7 +150,7 @@ def main(argv=None) -> int:
             f"== {way}: {sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable parameters"
         )
         board = keras.callbacks.TensorBoard(str(run.dir / way), write_graph=False)
-        train_data = shuffled(inputs_train, y_b, 32, args.seed + 1)
+        train_data = shuffled_batches(inputs_train, y_b, 32, args.seed + 1)
         callbacks = [board, *run.resume_callbacks(train_data, name=way)]
         model.fit(train_data, epochs=args.epochs, validation_data=(inputs_test, y_test), shuffle=False,
                   validation_freq=max(1, args.epochs // 6), callbacks=callbacks, verbose=verbose)  # fmt: skip

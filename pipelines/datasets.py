@@ -99,6 +99,18 @@ def to_dataset(
     return dataset.prefetch(AUTOTUNE)
 
 
+def shuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Batches of in-memory arrays (x, y) in a seeded order drawn anew every epoch.
+
+    For inputs that are not an `ImageSource` (precomputed features, several
+    labels per image). Give it to the backup (`run.resume_callbacks(dataset=...)`)
+    and a resumed `fit` sees the orders an uninterrupted one would have.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
 def write_augmented(
     source: ImageSource,
     augmenter: Augmenter,

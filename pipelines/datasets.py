@@ -5,6 +5,16 @@ the deterministic part, then shuffle and random ops (so every epoch sees new
 randomness), batch before cheap element-wise maps (one op per batch, not per
 image), parallel maps, prefetch.
 
+The sources here are already in memory, so the cached part is the uint8
+examples as one tensor, and shuffling and batching work on indices, one
+pass at a time (`index_batches`): each pass draws a permutation, and each
+element of the dataset is a whole batch, gathered from the tensor. The
+usual `from_tensor_slices -> cache -> shuffle -> batch` chain does the same
+work one example at a time; its per-example stages cost about 3 µs per
+image on 2 CPU cores, which made them, not the augmentation, the slowest
+part of a batched augmentation pipeline (about 175k against 400k images
+per second with crop and mirror on).
+
 Course 4, Week 2 ("Data augmentation"): augmentation runs *online*, in
 parallel with training (`to_dataset(..., augment=Augmenter(...))`: tf.data
 prepares the next batches on other threads while the model trains), or
@@ -30,6 +40,41 @@ from pipelines.sources import ImageSource
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+def index_batches(
+    count: int, batch_size: int, *, shuffle: bool = False, seed: int = 0, drop_remainder: bool = False
+) -> tf.data.Dataset:
+    """Batches of example indices for one pass over `count` examples, with a stateless seed per batch.
+
+    Each element is (int32 indices [<= batch_size], int64 seed [2]). Every
+    iterator (every pass, every epoch of `fit`) draws one new random number
+    from `tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`;
+    with `shuffle` the pass's order is the permutation it seeds, and batch k
+    of the pass gets the seed (that number, k) for its random ops. So each
+    pass differs, and a dataset built again with the same `seed` (under the
+    same global seed, which `start_run` sets) repeats the passes in order,
+    which is what `kerasdl.backup` relies on to resume mid-run.
+
+    The number of batches is known (`cardinality()`), as for `batch()`.
+    """
+    for name, value in (("count", count), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    steps = count // batch_size if drop_remainder else -(-count // batch_size)
+
+    def one_pass(pass_seed: tf.Tensor) -> tf.data.Dataset:
+        order = tf.range(count)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(
+                order, tf.stack([pass_seed, tf.constant(-1, tf.int64)])
+            )
+        return tf.data.Dataset.range(steps).map(
+            lambda step: (order[step * batch_size : (step + 1) * batch_size], tf.stack([pass_seed, step]))
+        )
+
+    passes = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    return passes.flat_map(one_pass).apply(tf.data.experimental.assert_cardinality(steps))
+
+
 def to_dataset(
     source: ImageSource,
     batch_size: int,
@@ -38,20 +83,18 @@ def to_dataset(
     seed: int = 0,
     standardizer: Standardizer | None = None,
     augment: Augmenter | Callable[[tf.Tensor], tf.Tensor] | None = None,
-    cache: bool = True,
     drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (float32 images, int64 labels) from an `ImageSource`.
 
-    Stages: from_tensor_slices (uint8) -> cache -> shuffle -> batch ->
-    one parallel map (cast, augment the whole batch, standardize) ->
-    prefetch.
+    Stages: the uint8 examples held as tensors (the cache) -> a seeded
+    order per pass (`index_batches`) -> one parallel map per batch (gather
+    the batch, augment it, cast, standardize) -> prefetch.
 
-    An `Augmenter` gets a new stateless seed for every batch, drawn from
-    `tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`: each
-    epoch's augmentations differ, and a dataset built again with the same
-    `seed` (under the same global seed, which `start_run` sets) repeats
-    them epoch by epoch.
+    An `Augmenter` gets a new stateless seed for every batch (see
+    `index_batches`): each epoch's augmentations differ, and a dataset built
+    again with the same `seed` (under the same global seed, which
+    `start_run` sets) repeats them epoch by epoch.
 
     Args:
         source: the examples.
@@ -62,41 +105,31 @@ def to_dataset(
             (`Standardizer.fit`); None keeps the 0..255 float scale.
         augment: an `Augmenter` (seeded per batch), or any batched function
             float32 [B, H, W, C] on the 0..255 scale -> float32 batch, applied
-            after caching so each epoch differs.
-        cache: cache the uint8 examples in memory after the first epoch.
+            after the cache so each epoch differs.
         drop_remainder: drop the last partial batch.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
     if augment is not None and not callable(augment):
         raise ValueError(f"augment must be an Augmenter or a callable. Received: augment={augment!r}")
-    dataset = tf.data.Dataset.from_tensor_slices((source.images, source.labels))
-    if cache:
-        dataset = dataset.cache()
-    if shuffle:
-        dataset = dataset.shuffle(min(len(source), 60_000), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE)
-    seeded = isinstance(augment, Augmenter)
-    if seeded:
-        batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip(dataset, batch_seeds)
+    images, labels = tf.constant(source.images), tf.constant(source.labels)
 
-    def prepare(images, labels, batch_seed=None):
-        if seeded:  # the Augmenter takes the uint8 pixels: it cuts its windows before casting
-            images = augment(images, tf.stack([tf.constant(seed, tf.int64), batch_seed]))
+    def prepare(indices, batch_seed):
+        batch = tf.gather(images, indices)
+        if isinstance(augment, Augmenter):  # it takes the uint8 pixels: it cuts its windows before casting
+            batch = augment(batch, batch_seed)
         else:
-            images = tf.cast(images, tf.float32)
+            batch = tf.cast(batch, tf.float32)
             if augment is not None:
-                images = augment(images)
+                batch = augment(batch)
         if standardizer is not None:
-            images = standardizer(images)
-        return images, labels
+            batch = standardizer(batch)
+        return batch, tf.gather(labels, indices)
 
-    if seeded:
-        dataset = dataset.map(lambda batch, s: prepare(*batch, s), num_parallel_calls=AUTOTUNE)
-    else:
-        dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE)
-    return dataset.prefetch(AUTOTUNE)
+    batches = index_batches(
+        len(source), batch_size, shuffle=shuffle, seed=seed, drop_remainder=drop_remainder
+    )
+    return batches.map(prepare, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
 def shuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
@@ -106,9 +139,13 @@ def shuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -
     labels per image). Give it to the backup (`run.resume_callbacks(dataset=...)`)
     and a resumed `fit` sees the orders an uninterrupted one would have.
     """
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must hold the same examples. Received: {len(x)} and {len(y)}")
+    x, y = tf.constant(x), tf.constant(y)
+    batches = index_batches(len(x), batch_size, shuffle=True, seed=seed)
+    return batches.map(
+        lambda indices, _: (tf.gather(x, indices), tf.gather(y, indices)), num_parallel_calls=AUTOTUNE
+    ).prefetch(AUTOTUNE)
 
 
 def write_augmented(

@@ -1,8 +1,10 @@
-"""pipelines.datasets.shuffled_batches: every example once per pass, a new seeded order per pass."""
+"""pipelines.datasets: every example once per pass, a new seeded order per pass, labels kept with images."""
 
 import numpy as np
+import pytest
 
-from pipelines.datasets import shuffled_batches
+from pipelines.datasets import index_batches, shuffled_batches, to_dataset
+from pipelines.sources import ImageSource
 
 
 def test_shuffled_batches_reshuffle_each_pass_and_repeat_with_the_seed():
@@ -21,3 +23,45 @@ def test_shuffled_batches_reshuffle_each_pass_and_repeat_with_the_seed():
     for expected, got in zip((first, second), passes(shuffled_batches(x, y, 8, seed=3)), strict=True):
         np.testing.assert_array_equal(got, expected)  # the same seed makes the same passes
     assert not np.array_equal(passes(shuffled_batches(x, y, 8, seed=4), 1)[0], first)
+
+
+def test_index_batches_cover_every_example_once_per_pass_with_a_new_order_and_seeds():
+    def passes(dataset, count=2):
+        return [[(i.numpy(), s.numpy()) for i, s in dataset] for _ in range(count)]
+
+    dataset = index_batches(50, 8, shuffle=True, seed=3)
+    assert int(dataset.cardinality()) == 7  # known, as after batch(): Keras and the backup count on it
+    first, second = passes(dataset)
+    assert [len(i) for i, _ in first] == [8] * 6 + [2]
+    for one_pass in (first, second):
+        assert sorted(np.concatenate([i for i, _ in one_pass])) == list(range(50))
+    assert not np.array_equal(np.concatenate([i for i, _ in first]), np.concatenate([i for i, _ in second]))
+    seeds = [tuple(s) for _, s in first + second]
+    assert len(set(seeds)) == len(seeds)  # every batch of every pass gets its own random ops
+    for expected, got in zip(
+        first + second, sum(passes(index_batches(50, 8, shuffle=True, seed=3)), []), strict=True
+    ):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+
+    (in_order,) = passes(index_batches(50, 8, drop_remainder=True), 1)
+    np.testing.assert_array_equal(np.concatenate([i for i, _ in in_order]), np.arange(48))
+    assert int(index_batches(50, 8, drop_remainder=True).cardinality()) == 6
+    with pytest.raises(ValueError, match="batch_size=0"):
+        index_batches(50, 0)
+
+
+def test_to_dataset_keeps_each_label_with_its_image_when_shuffled():
+    images = np.broadcast_to(np.arange(37, dtype=np.uint8)[:, None, None, None], (37, 4, 4, 1)).copy()
+    source = ImageSource(
+        name="numbers",
+        images=images,
+        labels=np.arange(37, dtype=np.int64) * 2,
+        ids=np.array([str(i) for i in range(37)]),
+        class_names=tuple(str(i) for i in range(74)),
+    )
+    seen = []
+    for x, y in to_dataset(source, 5, shuffle=True, seed=1):
+        np.testing.assert_array_equal(x.numpy()[:, 0, 0, 0] * 2, y.numpy())
+        seen.extend(y.numpy())
+    assert sorted(seen) == list(range(0, 74, 2))

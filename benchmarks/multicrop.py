@@ -1,7 +1,7 @@
 """Test-time cost and accuracy gain of 10-crop and of an ensemble, on Fashion-MNIST test.
 
 Runs `experiments.augmentation` (default profile unless flags are passed
-through) in a temporary logdir and prints, from that one run:
+through) and prints, from that one run:
 
 - `multicrop_time_ratio`: 10-crop prediction time over single-crop (goal <=
   10: the 10 crops go through the network as one batch, so the cost is at
@@ -18,12 +18,18 @@ through) in a temporary logdir and prints, from that one run:
 Run (about 5 minutes on 2 CPU cores; noisy on a shared machine):
     python benchmarks/multicrop.py
     python benchmarks/multicrop.py --profile full
+    python benchmarks/multicrop.py --logdir logs --run-name tta   # keep the run for TensorBoard
+
+The run goes to a temporary logdir, deleted afterwards, unless `--logdir`
+is given.
 
 Output: one `name: value` line per figure.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -35,10 +41,16 @@ from experiments import augmentation
 
 
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    with tempfile.TemporaryDirectory() as logdir:
-        augmentation.main(["--logdir", logdir, "--run-name", "benchmark", *argv])
-        results = json.loads((Path(logdir) / "augmentation" / "benchmark" / "results.json").read_text())
+    parser = argparse.ArgumentParser(add_help=False)  # the experiment's --help explains every flag
+    parser.add_argument("--logdir", default=None)
+    parser.add_argument("--run-name", default="benchmark")
+    known, passed_on = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    with contextlib.ExitStack() as stack:
+        logdir = known.logdir or stack.enter_context(tempfile.TemporaryDirectory())
+        status = augmentation.main(["--logdir", logdir, "--run-name", known.run_name, *passed_on])
+        if status:
+            return status
+        results = json.loads((Path(logdir) / "augmentation" / known.run_name / "results.json").read_text())
     multicrop, ensemble, table = results["multicrop"], results["ensemble"], results["table"]
     print(f"multicrop_crops: {multicrop['crops']}")
     print(f"multicrop_time_ratio: {multicrop['time_ratio']:.2f}")

@@ -10,9 +10,12 @@ through) and prints, from that one run:
   blocks' ratios (`pipelines.multicrop.evaluate_multicrop`), so a load spike
   on a shared machine during one side no longer decides it;
 - `multicrop_accuracy_gain`: 10-crop minus centre-crop test accuracy of the
-  augmented model, with the flips right -> wrong and wrong -> right;
+  augmented model, with the flips right -> wrong and wrong -> right and the
+  exact McNemar p-value of that split (`multicrop_mcnemar_p`: below 0.05,
+  the gain is unlikely to be the luck of this test set);
 - `ensemble_accuracy_gain`: ensemble minus mean-member test accuracy (and
-  over the best member), with the ensemble's prediction-time ratio;
+  over the best member, with McNemar's p-value against it), with the
+  ensemble's prediction-time ratio;
 - `augmentation_accuracy_gain`: augmented minus baseline test accuracy.
 
 Run (about 5 minutes on 2 CPU cores; noisy on a shared machine):
@@ -59,10 +62,12 @@ def main(argv=None) -> int:
     print(f"multicrop_accuracy_gain: {multicrop['gain']:+.4f}")
     print(f"multicrop_right_to_wrong: {multicrop['right_to_wrong']}")
     print(f"multicrop_wrong_to_right: {multicrop['wrong_to_right']}")
+    print(f"multicrop_mcnemar_p: {multicrop['p_value']:.3g}")
     print(f"ensemble_members: {len(ensemble['members'])}")
     print(f"ensemble_accuracy: {ensemble['ensemble']['accuracy']:.4f}")
     print(f"ensemble_accuracy_gain: {ensemble['gain']:+.4f}")
     print(f"ensemble_accuracy_gain_over_best: {ensemble['gain_over_best']:+.4f}")
+    print(f"ensemble_over_best_mcnemar_p: {ensemble['p_value_over_best']:.3g}")
     print(f"ensemble_predict_time_ratio: {ensemble['cost_ratio_predict']:.2f}")
     augmented, baseline = table["augmentation"]["accuracy"], table["baseline"]["accuracy"]
     print(f"augmentation_accuracy_gain: {augmented - baseline:+.4f}")

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasdl.diagnostics.metrics import mcnemar_p_value
 from kerasdl.experiment import set_seeds
 from kerasdl.timing import timed_predict
 
@@ -139,6 +140,9 @@ class EnsembleReport:
         mean_member_accuracy: the accuracy of a typical member.
         gain: ensemble accuracy minus the mean member accuracy.
         gain_over_best: ensemble accuracy minus the best member's.
+        p_value_over_best: exact McNemar p-value of the ensemble against
+            its best member on these examples
+            (`kerasdl.diagnostics.mcnemar_p_value`).
         cost_ratio_predict: ensemble predict time / mean member predict time.
     """
 
@@ -148,6 +152,7 @@ class EnsembleReport:
     mean_member_accuracy: float
     gain: float
     gain_over_best: float
+    p_value_over_best: float
     cost_ratio_predict: float
 
     def to_dict(self) -> dict:
@@ -188,7 +193,7 @@ def evaluate_ensemble(
         raise ValueError(
             f"images and labels must be non-empty and match. Received: {len(images)} and {len(labels)}"
         )
-    member_scores = []
+    member_scores, member_right = [], []
     for member in members:
         outputs, seconds = timed_predict(member.model, images, batch_size)
         if from_logits:
@@ -196,6 +201,7 @@ def evaluate_ensemble(
         member_scores.append(
             _scores(outputs, labels, member.model.count_params(), seconds, member.train_seconds)
         )
+        member_right.append(outputs.argmax(-1) == labels)
     ensemble = Ensemble([m.model for m in members], from_logits=from_logits)
     outputs, seconds = timed_predict(ensemble, images, batch_size)
     ensemble_scores = _scores(
@@ -206,6 +212,7 @@ def evaluate_ensemble(
         sum(m.train_seconds for m in members),
     )
     accuracies = [s.accuracy for s in member_scores]
+    best = int(np.argmax(accuracies))
     mean_predict = float(np.mean([s.predict_seconds for s in member_scores]))
     return EnsembleReport(
         seeds=[m.seed for m in members],
@@ -214,5 +221,6 @@ def evaluate_ensemble(
         mean_member_accuracy=float(np.mean(accuracies)),
         gain=ensemble_scores.accuracy - float(np.mean(accuracies)),
         gain_over_best=ensemble_scores.accuracy - max(accuracies),
+        p_value_over_best=mcnemar_p_value(member_right[best], outputs.argmax(-1) == labels),
         cost_ratio_predict=seconds / max(mean_predict, 1e-9),
     )

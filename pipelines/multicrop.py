@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.benchmarking import paired_ratio
+from kerasdl.diagnostics.metrics import mcnemar_p_value
 from kerasdl.timing import interleaved_predict
 
 _GRID = re.compile(r"^grid(\d+)(\+mirror)?$")
@@ -221,6 +222,9 @@ class MultiCropReport:
         gain: multi_accuracy - single_accuracy.
         right_to_wrong: images the centre crop got right and multi-crop wrong.
         wrong_to_right: images the centre crop got wrong and multi-crop right.
+        p_value: exact McNemar p-value of the two on these images
+            (`kerasdl.diagnostics.mcnemar_p_value`): how likely a split of
+            the flips at least this lopsided is if multi-crop did not help.
         single_seconds, multi_seconds: prediction time over all images
             (after one warm-up batch, so tracing is not counted), with the
             same number of crops per forward pass.
@@ -237,6 +241,7 @@ class MultiCropReport:
     gain: float
     right_to_wrong: int
     wrong_to_right: int
+    p_value: float
     single_seconds: float
     multi_seconds: float
     time_ratio: float
@@ -304,6 +309,7 @@ def evaluate_multicrop(
         gain=float(multi_right.mean() - single_right.mean()),
         right_to_wrong=int(np.sum(single_right & ~multi_right)),
         wrong_to_right=int(np.sum(~single_right & multi_right)),
+        p_value=mcnemar_p_value(single_right, multi_right),
         single_seconds=float(sum(seconds["single"])),
         multi_seconds=float(sum(seconds["multi"])),
         time_ratio=paired_ratio(seconds["multi"], seconds["single"]),

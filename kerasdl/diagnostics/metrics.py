@@ -14,6 +14,10 @@ optimizing metric", "When to change dev/test sets and metrics"):
 - When the metric disagrees with what users want, change the metric: weight
   each example, J = 1 / sum_i w(i) * sum_i w(i) L(y_hat(i), y(i)), e.g.
   w = 10 for the images that must never be wrong and 1 for the others.
+
+When two classifiers are scored on the same test set, whether the better
+accuracy is more than the luck of that test set is a question about the
+examples on which they disagree: `mcnemar_p_value`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from scipy import stats
 
 from kerasdl.timing import timed_predict
 
@@ -296,3 +301,32 @@ def weighted_loss(loss: keras.losses.Loss | None = None) -> keras.losses.Loss:
     if not isinstance(loss, keras.losses.Loss):
         raise ValueError(f"loss must be a keras.losses.Loss instance. Received: loss={loss!r}")
     return type(loss).from_config({**loss.get_config(), "reduction": "mean_with_sample_weight"})
+
+
+def mcnemar_p_value(first_right: np.ndarray, second_right: np.ndarray) -> float:
+    """Two-sided exact McNemar p-value for two classifiers scored on the same examples.
+
+    Only the examples where exactly one of them is right count: with b of
+    those right only for the first and c only for the second, and equally
+    good classifiers, b is Binomial(b + c, 1/2). The p-value is the chance
+    of a split at least as lopsided, min(1, 2 P(X <= min(b, c))); 1.0 when
+    they never disagree. A small value (e.g. < 0.05) says the accuracy
+    difference is unlikely to be the luck of this test set.
+
+    Args:
+        first_right, second_right: bool [N], whether each classifier got
+            each example right.
+    """
+    first_right, second_right = np.asarray(first_right), np.asarray(second_right)
+    if first_right.shape != second_right.shape or first_right.ndim != 1:
+        raise ValueError(
+            "Expected two 1-D arrays over the same examples. "
+            f"Received shapes {first_right.shape} and {second_right.shape}"
+        )
+    if first_right.dtype != bool or second_right.dtype != bool:
+        raise ValueError(f"Expected bool arrays. Received: {first_right.dtype} and {second_right.dtype}")
+    only_first = int(np.sum(first_right & ~second_right))
+    only_second = int(np.sum(~first_right & second_right))
+    if only_first + only_second == 0:
+        return 1.0
+    return float(stats.binomtest(only_first, only_first + only_second, 0.5).pvalue)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from kerasdl.diagnostics import mcnemar_p_value
 from kerasdl.ensemble import Ensemble, Member, evaluate_ensemble, train_members
 
 
@@ -82,6 +83,10 @@ class TestTrainAndEvaluate:
             assert scores.accuracy == pytest.approx(np.mean(p.argmax(-1) == y_test))
         average = np.mean(probabilities, axis=0)
         assert report.ensemble.accuracy == pytest.approx(np.mean(average.argmax(-1) == y_test))
+        best = probabilities[int(np.argmax([s.accuracy for s in report.members]))]
+        assert report.p_value_over_best == pytest.approx(
+            mcnemar_p_value(best.argmax(-1) == y_test, average.argmax(-1) == y_test)
+        )
         # Jensen: the cross-entropy of the averaged probabilities is at most the members' mean.
         assert report.ensemble.cross_entropy <= np.mean([s.cross_entropy for s in report.members]) + 1e-6
         # The measured effect: on this noisy problem, averaging beats a typical member.

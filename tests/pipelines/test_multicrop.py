@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from kerasdl.diagnostics import mcnemar_p_value
 from pipelines.multicrop import MultiCropClassifier, crop_layout, evaluate_multicrop, extract_crops
 
 
@@ -164,6 +165,7 @@ class TestEvaluateMulticrop:
         assert report.gain == pytest.approx(multi.mean() - centre.mean())
         assert report.right_to_wrong == int(np.sum(centre & ~multi))
         assert report.wrong_to_right == int(np.sum(~centre & multi))
+        assert report.p_value == pytest.approx(mcnemar_p_value(centre, multi))
         assert report.single_seconds > 0 and report.multi_seconds > 0 and report.time_ratio > 0
         with pytest.raises(ValueError, match="match"):
             evaluate_multicrop(classifier, images, labels[:3], (6, 6))

@@ -1,4 +1,5 @@
 import json
+import math
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ from kerasdl.diagnostics import (
     f1_score,
     importance_weights,
     inference_ms_per_example,
+    mcnemar_p_value,
     precision_recall_f1,
     records_from_runs,
     satisficing_select,
@@ -172,3 +174,33 @@ class TestWeighted:
             importance_weights(np.array([True]), -1)
         with pytest.raises(ValueError, match="not all zero"):
             weighted_mean(np.ones(2), np.zeros(2))
+
+
+def _exact_mcnemar(only_first: int, only_second: int) -> float:
+    """The textbook formula, by hand: 2 * sum_{k <= min(b, c)} C(b + c, k) / 2^(b + c), at most 1."""
+    n = only_first + only_second
+    tail = sum(math.comb(n, k) for k in range(min(only_first, only_second) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+@pytest.mark.parametrize(
+    "only_first, only_second, both, neither", [(1, 9, 30, 5), (12, 12, 3, 0), (231, 219, 9000, 550)]
+)
+def test_mcnemar_p_value_matches_the_exact_binomial_formula(only_first, only_second, both, neither):
+    first = np.array([True] * only_first + [False] * only_second + [True] * both + [False] * neither)
+    second = np.array([False] * only_first + [True] * only_second + [True] * both + [False] * neither)
+    order = np.random.default_rng(0).permutation(len(first))  # where the disagreements are does not matter
+    expected = _exact_mcnemar(only_first, only_second)
+    assert mcnemar_p_value(first[order], second[order]) == pytest.approx(expected, rel=1e-9)
+    assert mcnemar_p_value(second, first) == pytest.approx(expected, rel=1e-9)  # two-sided: symmetric
+
+
+def test_mcnemar_p_value_edge_cases_and_bad_input():
+    assert _exact_mcnemar(1, 9) == pytest.approx(22 / 1024)  # 2 * (1 + 10) / 2^10, worked by hand
+    same = np.array([True, False, True])
+    assert mcnemar_p_value(same, same) == 1.0  # they never disagree: no evidence either way
+    assert mcnemar_p_value(np.ones(10, bool), np.zeros(10, bool)) == pytest.approx(2 / 2**10)
+    with pytest.raises(ValueError, match="same examples"):
+        mcnemar_p_value(same, same[:2])
+    with pytest.raises(ValueError, match="bool"):
+        mcnemar_p_value(np.array([1, 0, 1]), same)

@@ -19,8 +19,8 @@ has reached its targets.
 The two sides run one after the other, not interleaved, so the machine
 must be otherwise idle for the seconds (and the ratio) to mean anything.
 
-Run (about 17 minutes on 2 idle CPU cores, most of it the reference, which needs
-19 of its 20 epochs to reach 93%):
+Run (about 15 minutes on 2 idle CPU cores, most of it the reference, which needs
+15 to 20 of its 20 epochs to reach 93%, depending on the batch order):
 
     python benchmarks/time_to_accuracy.py
     python benchmarks/time_to_accuracy.py --only recipe

@@ -75,6 +75,16 @@ def index_batches(
     return passes.flat_map(one_pass).apply(tf.data.experimental.assert_cardinality(steps))
 
 
+def host_tensors(*arrays: np.ndarray) -> tuple[tf.Tensor, ...]:
+    """The arrays as tensors in host memory, where tf.data's functions run.
+
+    Eager `tf.constant` would put them on the first GPU when there is one;
+    a map function gathering from them on the CPU would then copy them back.
+    """
+    with tf.device("/CPU:0"):
+        return tuple(tf.constant(array) for array in arrays)
+
+
 def to_dataset(
     source: ImageSource,
     batch_size: int,
@@ -112,7 +122,7 @@ def to_dataset(
         raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
     if augment is not None and not callable(augment):
         raise ValueError(f"augment must be an Augmenter or a callable. Received: augment={augment!r}")
-    images, labels = tf.constant(source.images), tf.constant(source.labels)
+    images, labels = host_tensors(source.images, source.labels)
 
     def prepare(indices, batch_seed):
         batch = tf.gather(images, indices)
@@ -141,7 +151,7 @@ def shuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must hold the same examples. Received: {len(x)} and {len(y)}")
-    x, y = tf.constant(x), tf.constant(y)
+    x, y = host_tensors(x, y)
     batches = index_batches(len(x), batch_size, shuffle=True, seed=seed)
     return batches.map(
         lambda indices, _: (tf.gather(x, indices), tf.gather(y, indices)), num_parallel_calls=AUTOTUNE

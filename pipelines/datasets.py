@@ -54,11 +54,13 @@ def index_batches(
     same global seed, which `start_run` sets) repeats the passes in order,
     which is what `kerasdl.backup` relies on to resume mid-run.
 
-    The number of batches is known (`cardinality()`), as for `batch()`.
+    The number of batches is known (`cardinality()`), as for `batch()`;
+    no examples give no batches.
     """
-    for name, value in (("count", count), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"count must be a non-negative integer. Received: count={count!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     steps = count // batch_size if drop_remainder else -(-count // batch_size)
 
     def one_pass(pass_seed: tf.Tensor) -> tf.data.Dataset:
@@ -79,7 +81,7 @@ def host_tensors(*arrays: np.ndarray) -> tuple[tf.Tensor, ...]:
     """The arrays as tensors in host memory, where tf.data's functions run.
 
     Eager `tf.constant` would put them on the first GPU when there is one;
-    a map function gathering from them on the CPU would then copy them back.
+    `from_tensor_slices`, which this replaced, kept them on the host.
     """
     with tf.device("/CPU:0"):
         return tuple(tf.constant(array) for array in arrays)
@@ -118,10 +120,11 @@ def to_dataset(
             after the cache so each epoch differs.
         drop_remainder: drop the last partial batch.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
     if augment is not None and not callable(augment):
         raise ValueError(f"augment must be an Augmenter or a callable. Received: augment={augment!r}")
+    batches = index_batches(
+        len(source), batch_size, shuffle=shuffle, seed=seed, drop_remainder=drop_remainder
+    )  # it checks batch_size, before the examples are copied into tensors
     images, labels = host_tensors(source.images, source.labels)
 
     def prepare(indices, batch_seed):
@@ -136,9 +139,6 @@ def to_dataset(
             batch = standardizer(batch)
         return batch, tf.gather(labels, indices)
 
-    batches = index_batches(
-        len(source), batch_size, shuffle=shuffle, seed=seed, drop_remainder=drop_remainder
-    )
     return batches.map(prepare, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
@@ -151,8 +151,8 @@ def shuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must hold the same examples. Received: {len(x)} and {len(y)}")
-    x, y = host_tensors(x, y)
     batches = index_batches(len(x), batch_size, shuffle=True, seed=seed)
+    x, y = host_tensors(x, y)
     return batches.map(
         lambda indices, _: (tf.gather(x, indices), tf.gather(y, indices)), num_parallel_calls=AUTOTUNE
     ).prefetch(AUTOTUNE)

@@ -65,3 +65,19 @@ def test_to_dataset_keeps_each_label_with_its_image_when_shuffled():
         np.testing.assert_array_equal(x.numpy()[:, 0, 0, 0] * 2, y.numpy())
         seen.extend(y.numpy())
     assert sorted(seen) == list(range(0, 74, 2))
+
+
+def test_an_empty_source_gives_no_batches():
+    empty = ImageSource(
+        name="empty",
+        images=np.zeros((0, 4, 4, 1), np.uint8),
+        labels=np.zeros(0, np.int64),
+        ids=np.array([], dtype=str),
+        class_names=("a",),
+    )
+    dataset = to_dataset(empty, 8, shuffle=True)
+    assert int(dataset.cardinality()) == 0 and list(dataset) == []
+    with pytest.raises(ValueError, match="count=-1"):
+        index_batches(-1, 8)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        to_dataset(empty, 0)

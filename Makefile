@@ -1,7 +1,7 @@
 # kerasdl — every target sets up what it needs on a fresh machine.
 #
 #   make demo    the main job: mismatched train/dev/test on Fashion-MNIST
-#   make test    the fast test suite (pytest -m "not slow")
+#   make test    the import rule (lint-imports) and the fast test suite (pytest -m "not slow")
 #   make slow    the training-heavy tests
 #   make bench   the benchmarks (ratios against the Keras built-ins)
 #
@@ -41,6 +41,7 @@ demo: venv data
 	$(BIN)/python -m experiments.mismatch $(DEMO_ARGS)
 
 test: venv data
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 slow: venv data
@@ -51,6 +52,7 @@ bench: venv data
 
 lint: venv
 	$(BIN)/ruff check kerasdl pipelines experiments tests benchmarks
+	$(BIN)/lint-imports
 
 tensorboard: venv
 	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port 6006

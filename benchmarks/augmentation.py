@@ -1,6 +1,6 @@
 """Augmentation pipeline speed: batched ops vs a per-image map, online pipeline vs tensors in memory.
 
-Each ratio is measured within one run with `kerasdl.benchmarking`
+Each ratio is measured within one run with `kerasdl.training.benchmarking`
 (alternating timed blocks, median of the paired ratios), so that the load of
 a shared machine hits both sides alike:
 
@@ -53,8 +53,8 @@ import tensorflow as tf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from experiments.augmentation import DEFAULT_AUGMENT, build_model
-from kerasdl.benchmarking import alternating_blocks, paired_ratio
-from kerasdl.experiment import set_seeds
+from kerasdl.harness.run import set_seeds
+from kerasdl.training.benchmarking import alternating_blocks, paired_ratio
 from pipelines.augment import Augmenter
 from pipelines.datasets import AUTOTUNE, shuffled_batches, to_dataset
 from pipelines.normalize import Standardizer

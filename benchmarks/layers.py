@@ -5,11 +5,11 @@ only the layers differ):
 
     Flatten -> [Dense(no bias) -> BatchNorm -> ReLU -> dropout] x 2 -> Dense -> softmax
 
-built once from kerasdl.layers (Dense, BatchNorm, InvertedDropout, Softmax)
+built once from kerasdl.nn.layers (Dense, BatchNorm, InvertedDropout, Softmax)
 and once from keras.layers (Dense, BatchNormalization, Dropout, Softmax).
 Each training step (`train_on_batch` on a fixed batch of 256 Fashion-MNIST
 sized images) is timed in alternating blocks after a warm-up
-(`kerasdl.benchmarking.alternating_blocks`; the ratio is the median of
+(`kerasdl.training.benchmarking.alternating_blocks`; the ratio is the median of
 the ratios of neighbouring blocks), with XLA off and on.
 
 Goal: `layers_train_step_ratio_*` <= 1.10 (kerasdl / Keras). Numbers from a
@@ -33,8 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from kerasdl import layers as kl
-from kerasdl.benchmarking import alternating_blocks, paired_ratio
+from kerasdl.nn import layers as kl
+from kerasdl.training.benchmarking import alternating_blocks, paired_ratio
 
 
 def build(kind: str, width: int, keep_prob: float) -> keras.Model:

@@ -7,7 +7,7 @@ through) and prints, from that one run:
   10: the 10 crops go through the network as one batch, so the cost is at
   most the 10x more arithmetic). The test set is predicted in blocks, single
   and 10-crop alternating block by block, and the ratio is the median of the
-  blocks' ratios (`pipelines.multicrop.evaluate_multicrop`), so a load spike
+  blocks' ratios (`kerasdl.evaluation.multicrop.evaluate_multicrop`), so a load spike
   on a shared machine during one side no longer decides it;
 - `multicrop_accuracy_gain`: 10-crop minus centre-crop test accuracy of the
   augmented model, with the flips right -> wrong and wrong -> right and the

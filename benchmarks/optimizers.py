@@ -4,7 +4,7 @@ Both optimizers update copies of the same variables (a 784-512-512-10 MLP's
 kernels and biases, about 670,000 numbers) with the same fixed gradients.
 One update is `apply_gradients` inside a `tf.function` (XLA off or on), the
 way `fit` calls it; the two are timed in alternating blocks after a warm-up
-(`kerasdl.benchmarking.alternating_blocks`; the ratio is the median of
+(`kerasdl.training.benchmarking.alternating_blocks`; the ratio is the median of
 the ratios of neighbouring blocks). Momentum and RMSprop are
 measured the same way against Keras' SGD(momentum) and RMSprop.
 
@@ -30,8 +30,8 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from kerasdl import optimizers
-from kerasdl.benchmarking import alternating_blocks, paired_ratio
+from kerasdl.nn import optimizers
+from kerasdl.training.benchmarking import alternating_blocks, paired_ratio
 
 SHAPES = [(784, 512), (512,), (512, 512), (512,), (512, 10), (10,)]
 PAIRS = {  # name: (kerasdl optimizer, the Keras built-in with the same update)

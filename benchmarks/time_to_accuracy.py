@@ -2,7 +2,7 @@
 
 Course 2's and Course 4's levers (batch norm, Adam with a one-cycle
 learning rate, batch size, a small VGG-style network, flips) are bundled in
-`kerasdl.recipes`. A one-cycle schedule is planned for a target, so the
+`kerasdl.nn.recipes`. A one-cycle schedule is planned for a target, so the
 recipe is trained once per target with the settings `recipe_for(target)`
 tuned for it (6 epochs for 92%, 16 epochs with flips for 93%). The
 reference is the classic Keras example CNN (keras/examples/mnist_cnn.py:
@@ -43,8 +43,8 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from kerasdl.experiment import set_seeds
-from kerasdl.recipes import FastRecipe, build_fast_recipe, recipe_for
+from kerasdl.harness.run import set_seeds
+from kerasdl.nn.recipes import FastRecipe, build_fast_recipe, recipe_for
 from pipelines.augment import Augmenter
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer

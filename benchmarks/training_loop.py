@@ -35,8 +35,8 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from kerasdl.experiment import set_seeds
-from kerasdl.training import TrainingLoop
+from kerasdl.harness.run import set_seeds
+from kerasdl.training.loop import TrainingLoop
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
 from pipelines.sources import fashion_mnist

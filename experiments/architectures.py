@@ -2,7 +2,7 @@
 
 Course 4, Week 2 ("Classic networks", "ResNets", "Inception network"). The
 same data, optimizer and epochs for each network from
-`kerasdl.architectures`; what differs is the architecture. The run logs, per
+`kerasdl.nn.architectures`; what differs is the architecture. The run logs, per
 network, the test accuracy, the number of parameters and the seconds per
 epoch, so the HParams dashboard can set accuracy against size and cost.
 
@@ -29,9 +29,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.architectures import SMALL_BUILDERS
-from kerasdl.comparison import finish_comparison
-from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
+from kerasdl.harness.comparison import finish_comparison
+from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.nn.architectures import SMALL_BUILDERS
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist

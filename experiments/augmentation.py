@@ -76,12 +76,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.distribute import is_chief, make_strategy
-from kerasdl.ensemble import evaluate_ensemble, train_members
-from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.evaluation.ensemble import evaluate_ensemble, train_members
+from kerasdl.evaluation.multicrop import crop_layout, evaluate_multicrop, extract_crops
+from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.training.distribute import is_chief, make_strategy
 from pipelines.augment import STRENGTH_MEANING, Augmenter
 from pipelines.datasets import read_augmented, to_dataset, write_augmented
-from pipelines.multicrop import crop_layout, evaluate_multicrop, extract_crops
 from pipelines.normalize import Standardizer
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
 from pipelines.splits import split_by_hash

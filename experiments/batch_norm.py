@@ -7,7 +7,7 @@ mini-batch gradient descent, once plainly,
 
     Z[l] = A[l-1] W[l] + b[l],  A[l] = relu(Z[l])
 
-and once with kerasdl.layers.BatchNorm on every hidden layer, without the
+and once with kerasdl.nn.layers.BatchNorm on every hidden layer, without the
 now redundant bias ("if we use batch norm, we can ignore b[l]"),
 
     Z[l] = A[l-1] W[l],  Z~[l] = gamma * (Z[l] - mu) / sqrt(sigma^2 + eps) + beta,  A[l] = relu(Z~[l])
@@ -44,12 +44,18 @@ import sys
 
 import keras
 
-from kerasdl.distribute import make_strategy
-from kerasdl.experiment import experiment_parser, fail, start_run
-from kerasdl.initializers import He
-from kerasdl.layers import BatchNorm, Dense
-from kerasdl.optimizers import Momentum
-from kerasdl.variants import add_profile_flags, apply_profile, finish_with_table, fit_variant, train_variants
+from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.harness.variants import (
+    add_profile_flags,
+    apply_profile,
+    finish_with_table,
+    fit_variant,
+    train_variants,
+)
+from kerasdl.nn.initializers import He
+from kerasdl.nn.layers import BatchNorm, Dense
+from kerasdl.nn.optimizers import Momentum
+from kerasdl.training.distribute import make_strategy
 from pipelines.sources import SourceCorruptError, SourceMissingError
 from pipelines.subsets import small_train_dev
 

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.harness.run import experiment_parser, fail, start_run
 from kerasdl.scratch.edges import KERNEL_NAMES, detect_edges, edge_kernel
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
 

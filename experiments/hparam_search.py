@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.harness.run import experiment_parser, fail, start_run
 
 EXPERIMENT = "hparam_search"
 TRIAL_RESULT = "result.json"  # in trials/<trial>/: written when the trial is done, read on --resume
@@ -157,11 +157,11 @@ def run_trial(trial: dict, settings: dict) -> dict:
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
-    from kerasdl.backup import BackupStore
-    from kerasdl.distribute import make_strategy
-    from kerasdl.experiment import Run, set_seeds
-    from kerasdl.initializers import He
-    from kerasdl.training import TrainingLoop
+    from kerasdl.harness.run import Run, set_seeds
+    from kerasdl.nn.initializers import He
+    from kerasdl.training.backup import BackupStore
+    from kerasdl.training.distribute import make_strategy
+    from kerasdl.training.loop import TrainingLoop
     from pipelines.subsets import small_train_dev
 
     trial_dir = Path(settings["run_dir"]) / "trials" / trial["name"]

@@ -51,12 +51,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.backup import BackupStore
-from kerasdl.distribute import make_strategy
-from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
-from kerasdl.initializers import He
-from kerasdl.training import TrainingLoop
-from kerasdl.variants import add_profile_flags, apply_profile, finish_with_table, train_variants
+from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.harness.variants import add_profile_flags, apply_profile, finish_with_table, train_variants
+from kerasdl.nn.initializers import He
+from kerasdl.training.backup import BackupStore
+from kerasdl.training.distribute import make_strategy
+from kerasdl.training.loop import TrainingLoop
 from pipelines.sources import SourceCorruptError, SourceMissingError
 from pipelines.subsets import small_train_dev
 

@@ -64,8 +64,8 @@ from kerasdl.diagnostics import (
     tag_table,
 )
 from kerasdl.diagnostics.report import log_error_analysis, log_label_issues
-from kerasdl.distribute import is_chief, make_strategy
-from kerasdl.experiment import experiment_parser, fail, start_run
+from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.training.distribute import is_chief, make_strategy
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
 from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, load_source

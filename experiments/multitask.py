@@ -1,7 +1,7 @@
 """Multi-task learning with missing labels vs one network per task, on Fashion-MNIST.
 
 Course 3, Week 2 ("Multi-task learning"). Each image gets four binary
-labels derived from its class (`kerasdl.multitask.fashion_attributes`):
+labels derived from its class (`kerasdl.nn.multitask.fashion_attributes`):
 footwear, upper body, has sleeves, carried. "Has sleeves" is unknown ('?')
 for dresses, and a further share of the training labels (--missing) is
 hidden at random, as when labellers skip questions. One network with four
@@ -34,9 +34,9 @@ import time
 import keras
 import numpy as np
 
-from kerasdl.comparison import finish_comparison
-from kerasdl.experiment import experiment_parser, fail, start_run
-from kerasdl.multitask import (
+from kerasdl.harness.comparison import finish_comparison
+from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.nn.multitask import (
     ATTRIBUTES,
     MISSING,
     MaskedBinaryAccuracy,
@@ -44,7 +44,7 @@ from kerasdl.multitask import (
     fashion_attributes,
     hide_labels,
 )
-from kerasdl.recipes import FastRecipe, fast_cnn
+from kerasdl.nn.recipes import FastRecipe, fast_cnn
 from pipelines.datasets import shuffled_batches
 from pipelines.normalize import Standardizer
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist

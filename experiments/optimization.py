@@ -4,7 +4,7 @@ Course 2, Week 2 ("Mini-batch gradient descent", "Gradient descent with
 momentum", "RMSprop", "Adam optimization algorithm", "Learning rate
 decay"). One small network, from the same initial weights, trains on the same
 Fashion-MNIST subset with each algorithm, written as the lesson writes it
-(kerasdl.optimizers, kerasdl.schedules):
+(kerasdl.nn.optimizers, kerasdl.nn.schedules):
 
     batch_gd      W -= alpha dW, one step per epoch on all m examples
     minibatch_gd  the same update on mini-batches of 64
@@ -40,13 +40,19 @@ import sys
 
 import keras
 
-from kerasdl.distribute import make_strategy
-from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
-from kerasdl.initializers import He
-from kerasdl.layers import Dense
-from kerasdl.optimizers import Adam, Momentum, RMSprop
-from kerasdl.schedules import InverseTimeDecay
-from kerasdl.variants import add_profile_flags, apply_profile, finish_with_table, fit_variant, train_variants
+from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.harness.variants import (
+    add_profile_flags,
+    apply_profile,
+    finish_with_table,
+    fit_variant,
+    train_variants,
+)
+from kerasdl.nn.initializers import He
+from kerasdl.nn.layers import Dense
+from kerasdl.nn.optimizers import Adam, Momentum, RMSprop
+from kerasdl.nn.schedules import InverseTimeDecay
+from kerasdl.training.distribute import make_strategy
 from pipelines.sources import SourceCorruptError, SourceMissingError
 from pipelines.subsets import small_train_dev
 

@@ -6,11 +6,11 @@ a small slice of Fashion-MNIST, so it overfits: training error falls towards
 zero while dev error stalls, and the gap between them (the lesson's variance)
 grows. The same network, from the same initial weights, then trains with
 
-    L2:       J + lambda / (2m) * sum_l ||W[l]||_F^2   (kerasdl.regularizers.L2)
-    dropout:  a[l] * d[l] / keep_prob on hidden layers (kerasdl.layers.InvertedDropout)
+    L2:       J + lambda / (2m) * sum_l ||W[l]||_F^2   (kerasdl.nn.regularizers.L2)
+    dropout:  a[l] * d[l] / keep_prob on hidden layers (kerasdl.nn.layers.InvertedDropout)
 
 and both shrink the gap. The optimizer is gradient descent with momentum
-(kerasdl.optimizers.Momentum), under which L2 is plain weight decay as in
+(kerasdl.nn.optimizers.Momentum), under which L2 is plain weight decay as in
 the lesson (Adam's per-weight scaling weakens it). Measured with the
 default profile (seed 0; reruns differ by ~0.01, CPU thread scheduling):
 final dev error 0.173 / 0.168 / 0.165 and gap 0.173 / 0.157 / 0.123 for
@@ -40,13 +40,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.distribute import make_strategy
-from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
-from kerasdl.initializers import He
-from kerasdl.layers import Dense, InvertedDropout
-from kerasdl.optimizers import Momentum
-from kerasdl.regularizers import L2
-from kerasdl.variants import add_profile_flags, apply_profile, finish_with_table, fit_variant, train_variants
+from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.harness.variants import (
+    add_profile_flags,
+    apply_profile,
+    finish_with_table,
+    fit_variant,
+    train_variants,
+)
+from kerasdl.nn.initializers import He
+from kerasdl.nn.layers import Dense, InvertedDropout
+from kerasdl.nn.optimizers import Momentum
+from kerasdl.nn.regularizers import L2
+from kerasdl.training.distribute import make_strategy
 from pipelines.sources import SourceCorruptError, SourceMissingError
 from pipelines.subsets import small_train_dev
 

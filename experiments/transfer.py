@@ -34,12 +34,11 @@ import time
 import keras
 import numpy as np
 
-from kerasdl.comparison import finish_comparison
-from kerasdl.experiment import experiment_parser, fail, parse_subset, start_run
-from kerasdl.recipes import FastRecipe, fast_cnn
-from kerasdl.schedules import OneCycle
-from kerasdl.transfer import (
-    class_transfer_split,
+from kerasdl.harness.comparison import finish_comparison
+from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.nn.recipes import FastRecipe, fast_cnn
+from kerasdl.nn.schedules import OneCycle
+from kerasdl.training.transfer import (
     feature_extractor,
     head_model,
     precompute_features,
@@ -48,6 +47,7 @@ from kerasdl.transfer import (
 from pipelines.datasets import shuffled_batches
 from pipelines.normalize import Standardizer
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.transfer_split import class_transfer_split
 
 EXPERIMENT = "transfer"
 WAYS = ("softmax", "features", "partial", "finetune", "scratch")
@@ -77,7 +77,7 @@ def build_parser():
 
 
 def recipe_network(classes: int, seed: int) -> keras.Model:
-    """The fast recipe's network (`kerasdl.recipes.fast_cnn`) ending in a `classes`-way softmax."""
+    """The fast recipe's network (`kerasdl.nn.recipes.fast_cnn`) ending in a `classes`-way softmax."""
     keras.utils.set_random_seed(seed)
     recipe = FastRecipe()
     logits_model = fast_cnn(recipe.filters, recipe.batch_norm, recipe.hidden_units, classes=classes)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from pipelines import image_ops
+from pipelines.image_ops import as_seed
 
 _PAD_MODES = ("constant", "reflect", "symmetric")
 _FILL_MODES = ("constant", "nearest", "reflect", "wrap")
@@ -51,21 +52,6 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}. Received: {name}={value!r}")
     return value
-
-
-def as_seed(seed) -> tf.Tensor:
-    """A stateless-op seed: an int64 tensor of shape [2] (an int becomes [seed, 0])."""
-    seed = tf.convert_to_tensor(seed)
-    if not seed.dtype.is_integer:
-        raise ValueError(f"seed must be integers. Received: seed={seed!r}")
-    seed = tf.cast(seed, tf.int64)
-    if seed.shape.rank == 0:
-        seed = tf.stack([seed, tf.constant(0, tf.int64)])
-    if seed.shape.as_list() != [2]:
-        raise ValueError(
-            f"seed must be an integer or a pair of integers. Received: seed with shape {seed.shape}"
-        )
-    return seed
 
 
 def _check_images(images, cast: bool = True) -> tf.Tensor:

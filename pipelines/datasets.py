@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.io import atomic_write_bytes
+from kerasdl.training.io import atomic_write_bytes
 from pipelines.augment import Augmenter
 from pipelines.normalize import Standardizer
 from pipelines.sources import ImageSource
@@ -52,7 +52,7 @@ def index_batches(
     of the pass gets the seed (that number, k) for its random ops. So each
     pass differs, and a dataset built again with the same `seed` (under the
     same global seed, which `start_run` sets) repeats the passes in order,
-    which is what `kerasdl.backup` relies on to resume mid-run.
+    which is what `kerasdl.training.backup` relies on to resume mid-run.
 
     The number of batches is known (`cardinality()`), as for `batch()`;
     no examples give no batches.

@@ -17,6 +17,21 @@ import math
 import tensorflow as tf
 
 
+def as_seed(seed) -> tf.Tensor:
+    """A stateless-op seed: an int64 tensor of shape [2] (an int becomes [seed, 0])."""
+    seed = tf.convert_to_tensor(seed)
+    if not seed.dtype.is_integer:
+        raise ValueError(f"seed must be integers. Received: seed={seed!r}")
+    seed = tf.cast(seed, tf.int64)
+    if seed.shape.rank == 0:
+        seed = tf.stack([seed, tf.constant(0, tf.int64)])
+    if seed.shape.as_list() != [2]:
+        raise ValueError(
+            f"seed must be an integer or a pair of integers. Received: seed with shape {seed.shape}"
+        )
+    return seed
+
+
 def _per_image(value, n, name: str) -> tf.Tensor:
     value = tf.convert_to_tensor(value, tf.float32)
     if value.shape.rank == 0:

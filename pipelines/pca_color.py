@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from pipelines.augment import as_seed
+from pipelines.image_ops import as_seed
 
 GRAYSCALE_MESSAGE = (
     "PCA colour augmentation does nothing on grayscale images (1 channel): there is no colour, "

@@ -260,7 +260,7 @@ class DecompositionCallback(keras.callbacks.Callback):
         datasets: split name -> dataset to evaluate; must include "train"
             and "dev"; "train_dev" and "test" enable those gaps.
         human_error: human-level error, the proxy for Bayes error.
-        run: a `kerasdl.experiment.Run` whose writers receive the scalars.
+        run: a `kerasdl.harness.run.Run` whose writers receive the scalars.
     """
 
     def __init__(self, datasets: dict, human_error: float, run):

@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image
 
 from kerasdl.diagnostics import images as _images
-from kerasdl.io import atomic_write_bytes, atomic_write_text
+from kerasdl.training.io import atomic_write_bytes, atomic_write_text
 
 BLURRY = "blurry"
 LOW_CONTRAST = "low contrast"

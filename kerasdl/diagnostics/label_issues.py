@@ -88,7 +88,7 @@ def out_of_fold_probabilities(
         folds: K, at least 2.
         epochs, batch_size: passed to `fit` for each fold.
         seed: the fold assignment's seed (weights and shuffles follow the
-            global seeds; call `kerasdl.experiment.set_seeds` first for
+            global seeds; call `kerasdl.harness.run.set_seeds` first for
             reproducible probabilities).
         verbose: `fit` verbosity.
 

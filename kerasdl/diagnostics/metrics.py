@@ -33,7 +33,7 @@ import keras
 import numpy as np
 from scipy import stats
 
-from kerasdl.timing import timed_predict
+from kerasdl.training.timing import timed_predict
 
 AVERAGES = ("macro", "micro", None)
 _COMPARISONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
@@ -249,7 +249,7 @@ def inference_ms_per_example(model: keras.Model, inputs: np.ndarray, batch_size:
 
     With `batch_size=1` (the default) this is the latency one user waits for
     one image; a larger batch measures throughput cost instead. Tracing and
-    compiling are excluded (see `kerasdl.timing.timed_predict`).
+    compiling are excluded (see `kerasdl.training.timing.timed_predict`).
     """
     if len(inputs) == 0:
         raise ValueError("inputs must hold at least one example. Received: 0 examples")

@@ -1,14 +1,12 @@
-"""Keras layers written the way the lessons write them.
+"""Deprecated alias of `kerasdl.nn.layers`; import from there."""
 
-Course 1: `Dense` (Z = A_prev W + b, A = g(Z)). Course 2: `InvertedDropout`
-(Week 1), `BatchNorm` and `Softmax` (Week 3). Each is checked against the
-NumPy reference in `kerasdl.scratch` and the Keras built-in with copied
-weights (tests/kerasdl/layers/).
-"""
+import warnings
 
-from kerasdl.layers.batch_norm import BatchNorm
-from kerasdl.layers.dense import Dense
-from kerasdl.layers.dropout import InvertedDropout
-from kerasdl.layers.softmax import Softmax
+from kerasdl.nn.layers import *  # noqa: F403
+from kerasdl.nn.layers import __all__  # noqa: F401
 
-__all__ = ["BatchNorm", "Dense", "InvertedDropout", "Softmax"]
+warnings.warn(
+    "kerasdl.layers moved to kerasdl.nn.layers; the old path will be removed in kerasdl 0.3.",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -6,7 +6,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import batch_norm
-from kerasdl.layers import BatchNorm, Dense
+from kerasdl.nn.layers import BatchNorm, Dense
 
 
 def tags(path):

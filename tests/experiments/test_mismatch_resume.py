@@ -7,9 +7,9 @@ import signal
 import pytest
 
 from experiments import mismatch
-from kerasdl.backup import BackupStore, TrainingInterrupted
 from kerasdl.diagnostics import DecompositionCallback
-from kerasdl.experiment import FINISHED
+from kerasdl.harness.run import FINISHED
+from kerasdl.training.backup import BackupStore, TrainingInterrupted
 from tests.events import scalar_points, tag_events, tag_steps
 
 EPOCHS = 3

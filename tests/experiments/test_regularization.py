@@ -6,7 +6,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import regularization
-from kerasdl.experiment import FINISHED
+from kerasdl.harness.run import FINISHED
 
 
 def tags(path):

@@ -12,8 +12,8 @@ import keras
 import pytest
 
 from experiments import architectures, edges, multitask
-from kerasdl.backup import BackupStore, TrainingInterrupted
-from kerasdl.experiment import FINISHED
+from kerasdl.harness.run import FINISHED
+from kerasdl.training.backup import BackupStore, TrainingInterrupted
 from tests.events import scalar_points, tag_steps
 
 EPOCHS = 3

@@ -5,7 +5,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from kerasdl.diagnostics import DecompositionCallback, classification_error, decompose
-from kerasdl.experiment import start_run
+from kerasdl.harness.run import start_run
 
 
 class TestLessonTables:

@@ -10,7 +10,7 @@ from kerasdl.diagnostics import (
     out_of_fold_probabilities,
 )
 from kerasdl.diagnostics.label_issues import kfold_indices
-from kerasdl.experiment import set_seeds
+from kerasdl.harness.run import set_seeds
 from pipelines.sources import ImageSource
 
 

@@ -1,0 +1,1 @@
+"""Test-time evaluation: multi-crop prediction and ensembles, with the significance of their gains."""

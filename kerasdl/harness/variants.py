@@ -1,0 +1,156 @@
+"""Variants of one network, trained one after another from the same start and compared.
+
+Course 2's experiments (initialization, regularization, optimization
+algorithms, batch norm) train a small network several ways on the same
+Fashion-MNIST subset and overlay the curves in TensorBoard. This module is
+the part they share:
+
+- `add_profile_flags`, `apply_profile`: `--profile` picks the subset's
+  size and the epochs from a table of (train_size, dev_size, epochs);
+  `--train-size`, `--dev-size` and `--epochs` override it.
+- `train_variants`: trains each variant in turn and saves `results.json`
+  after each, so `--resume` skips the variants that had finished.
+- `fit_variant`: one variant's `fit` from the same seed, with its curves in
+  `<variant>/train` and `<variant>/dev` and a backup in `<run>/backup/<variant>/`.
+- `finish_with_table`: prints the final table, writes it as the text
+  "summary" and marks the run finished.
+
+Example:
+
+    PROFILES = {"default": (5000, 2000, 10), "full": (20000, 5000, 20)}  # train_size, dev_size, epochs
+    add_profile_flags(parser, PROFILES)
+    ...
+    apply_profile(args, PROFILES)
+
+    def train(variant):
+        history = fit_variant(run, variant, data, make_model, make_optimizer,
+                              epochs=args.epochs, seed=args.seed, strategy=strategy)
+        return {"dev_error": history["dev"]["error"][-1]}
+
+    results = train_variants(run, variants, train)
+    finish_with_table(run, table_of(results), step=args.epochs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from kerasdl.harness.curves import RESULTS, EpochEvaluation, completed_variants, variant_callbacks
+from kerasdl.harness.run import Run
+
+Profiles = Mapping[str, tuple[int, int, int]]  # name -> (train_size, dev_size, epochs)
+
+
+def add_profile_flags(
+    parser: argparse.ArgumentParser, profiles: Profiles, epochs_help: str = "epochs per variant"
+) -> None:
+    """Adds `--profile` (default "default") and `--train-size`, `--dev-size`, `--epochs` overriding it."""
+    described = "; ".join(
+        f"{name}: {train_size:,} training examples, {epochs} epochs"
+        for name, (train_size, _, epochs) in profiles.items()
+    )
+    parser.add_argument("--profile", choices=sorted(profiles), default="default", help=described)
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="training examples (overrides the profile)"
+    )
+    parser.add_argument("--dev-size", type=int, default=None, help="dev examples (overrides the profile)")
+    parser.add_argument("--epochs", type=int, default=None, help=f"{epochs_help} (overrides the profile)")
+
+
+def apply_profile(args: argparse.Namespace, profiles: Profiles) -> None:
+    """Fills `args.train_size`, `args.dev_size` and `args.epochs` from the profile where not given."""
+    train_size, dev_size, epochs = profiles[args.profile]
+    args.train_size, args.dev_size = args.train_size or train_size, args.dev_size or dev_size
+    args.epochs = args.epochs or epochs
+
+
+def train_variants(
+    run: Run,
+    names: Iterable[str],
+    train: Callable[[str], dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """Calls `train(name)` for each variant and saves the results after each one.
+
+    On `--resume`, the variants in the run's `results.json` had finished:
+    they are skipped. (Each variant trains on its own `fresh_train()` copy of
+    the data, so skipping one changes nothing for the next.)
+
+    Returns:
+        Variant name -> the dict `train` returned, in training order (the
+        variants finished before a resume first).
+    """
+    results = completed_variants(run)
+    for name in names:
+        if name in results:
+            print(f"\n== {name}: finished before the interruption, skipped")
+            continue
+        print(f"\n== {name}")
+        results[name] = train(name)
+        run.save_json(RESULTS, results)
+    return results
+
+
+def fit_variant(
+    run: Run,
+    name: str,
+    data,
+    make_model: Callable[[], keras.Model],
+    make_optimizer: Callable[[], keras.optimizers.Optimizer],
+    *,
+    epochs: int,
+    seed: int,
+    strategy: tf.distribute.Strategy,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> dict:
+    """Trains one variant on `data.fresh_train()` and logs its curves; returns `EpochEvaluation.history`.
+
+    The global seed is set to `seed` first, so every variant starts from the
+    same initial weights, and a fresh copy of the training data gives every
+    variant the same batches in the same order. The model and optimizer are made in `strategy`'s
+    scope and compiled with sparse categorical cross-entropy and accuracy.
+    After every epoch the loss and error on `data.train_eval` and `data.dev`
+    are logged to `<name>/train` and `<name>/dev`, the gap and learning rate
+    to `<name>`. A NaN loss stops the variant quietly (it is a result: it
+    diverged); the backup lets `--resume` continue it.
+
+    Args:
+        run: the run.
+        name: the variant's name: its TensorBoard runs and backup folder.
+        data: a `pipelines.subsets.SmallData` (`fresh_train()`, `train_eval`, `dev`).
+        make_model: returns the variant's network, softmax outputs.
+        make_optimizer: returns its optimizer.
+        epochs: epochs to train.
+        seed: the global seed set before the model is made.
+        strategy: the `tf.distribute` strategy.
+        callbacks: more callbacks, run after the curves' and before the backup.
+    """
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model = make_model()
+        model.compile(
+            optimizer=make_optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
+    curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=name)
+    train = data.fresh_train()  # the same batch order in every variant
+    model.fit(
+        train,
+        epochs=epochs,
+        shuffle=False,  # the dataset reshuffles itself every epoch
+        callbacks=[curves, *callbacks, *variant_callbacks(run, name, train)],  # backups last
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    return curves.history
+
+
+def finish_with_table(run: Run, table: str, step: int) -> None:
+    """Prints the final Markdown `table`, logs it as the text "summary" at `step` and finishes the run."""
+    print("\n" + table)
+    with run.writer("summary").as_default():
+        tf.summary.text("summary", table, step=step)
+    run.finish()

@@ -1,0 +1,196 @@
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasdl.harness.run import (
+    experiment_parser,
+    new_run_dir,
+    parse_subset,
+    resumable_run_dir,
+    set_seeds,
+    start_run,
+)
+from kerasdl.training.distribute import is_chief, make_strategy
+from kerasdl.training.io import atomic_write_text
+
+
+class TestRunDirectory:
+    def test_new_directory_per_run_never_overwritten(self, logdir):
+        first = new_run_dir("exp", logdir, name="same")
+        (first / "marker").write_text("keep")
+        second = new_run_dir("exp", logdir, name="same")
+        assert first != second and second.name == "same-2"
+        assert (first / "marker").read_text() == "keep"
+
+    def test_concurrent_runs_get_distinct_directories(self, logdir):
+        made = []
+        threads = [
+            threading.Thread(target=lambda: made.append(new_run_dir("exp", logdir, "t"))) for _ in range(8)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(made)) == 8
+
+    @pytest.mark.parametrize("name", ["../escape", "a/b", ""])
+    def test_rejects_bad_names(self, logdir, name):
+        with pytest.raises(ValueError, match="Received: name="):
+            new_run_dir("exp", logdir, name=name)
+
+    def test_start_run_saves_resolved_config_and_writes_events(self, logdir):
+        args = experiment_parser("exp", "doc").parse_args(["--logdir", str(logdir), "--seed", "3"])
+        run = start_run("exp", vars(args))
+        saved = json.loads((run.dir / "config.json").read_text())
+        assert saved["config"]["seed"] == 3 and saved["config"]["run_dir"] == str(run.dir)
+        assert saved["versions"]["tensorflow"] == tf.__version__
+        with run.writer("dev").as_default():
+            tf.summary.scalar("error", 0.25, step=1)
+        run.close()
+        assert any(p.name.startswith("events.out.tfevents") for p in (run.dir / "dev").iterdir())
+
+
+class TestSeeds:
+    def test_same_seed_same_numbers(self):
+        set_seeds(7)
+        a = (np.random.rand(3), tf.random.uniform([3]).numpy())
+        set_seeds(7)
+        b = (np.random.rand(3), tf.random.uniform([3]).numpy())
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+    def test_rejects_negative_seed(self):
+        with pytest.raises(ValueError, match="Received: seed=-1"):
+            set_seeds(-1)
+
+
+class TestParseSubset:
+    def test_keeps_the_order_given(self):
+        assert parse_subset("--variants", "adam, sgd,,", ("sgd", "adam", "rmsprop")) == ["adam", "sgd"]
+
+    @pytest.mark.parametrize("text", ["adam,nadam", "", ","])
+    def test_anything_else_is_one_error_line(self, text, capsys):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_subset("--variants", text, ("sgd", "adam"))
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err == (
+            f"error: --variants must be a comma-separated subset of ('sgd', 'adam'); received {text!r}\n"
+        )
+
+
+class TestDistribute:
+    def test_auto_on_cpu_and_unknown_name(self):
+        assert make_strategy("auto").num_replicas_in_sync == 1
+        assert make_strategy("one_device").num_replicas_in_sync == 1
+        with pytest.raises(ValueError, match="Received: strategy='gpu'"):
+            make_strategy("gpu")
+
+    @pytest.mark.parametrize(
+        "config, chief",
+        [
+            ({"cluster": {"worker": ["a", "b"]}, "task": {"type": "worker", "index": 0}}, True),
+            ({"cluster": {"worker": ["a", "b"]}, "task": {"type": "worker", "index": 1}}, False),
+            ({"cluster": {"chief": ["c"], "worker": ["a"]}, "task": {"type": "worker", "index": 0}}, False),
+            ({"cluster": {"chief": ["c"], "worker": ["a"]}, "task": {"type": "chief", "index": 0}}, True),
+        ],
+    )
+    def test_is_chief_reads_tf_config(self, monkeypatch, config, chief):
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+        assert is_chief() is chief
+
+
+def test_atomic_write_keeps_previous_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "file.txt"
+    atomic_write_text(target, "old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+
+
+class TestResumeRuns:
+    def start(self, logdir, *flags):
+        args = experiment_parser("exp", "doc").parse_args(["--logdir", str(logdir), *flags])
+        return start_run("exp", vars(args))
+
+    def test_without_resume_every_run_is_new(self, logdir):
+        first = self.start(logdir, "--run-name", "r")
+        second = self.start(logdir, "--run-name", "r")
+        assert second.dir != first.dir and not second.resumed
+
+    def test_resume_reopens_the_newest_unfinished_run(self, logdir, capsys):
+        older = self.start(logdir, "--run-name", "older")
+        newer = self.start(logdir, "--run-name", "newer", "--seed", "1")
+        self.start(logdir, "--run-name", "done").finish()
+        config_before = (newer.dir / "config.json").read_text()
+        resumed = self.start(logdir, "--resume", "--seed", "2")
+        assert resumed.dir == newer.dir != older.dir and resumed.resumed
+        assert (newer.dir / "config.json").read_text() == config_before  # nothing overwritten
+        record = json.loads((newer.dir / "resume-1.json").read_text())
+        assert record["config"]["seed"] == 2
+        assert "--resume: seed was 1, now 2." in capsys.readouterr().out
+
+    def test_saved_json_is_read_back_only_by_the_resumed_run(self, logdir):
+        first = self.start(logdir, "--run-name", "r")
+        assert first.saved_json("state.json") == {}  # a new run: nothing saved yet
+        first.save_json("state.json", {"done": ["a"]})
+        assert first.saved_json("state.json") == {}  # a new run does not read back its own file
+        resumed = self.start(logdir, "--resume", "--run-name", "r")
+        assert resumed.resumed and resumed.saved_json("state.json") == {"done": ["a"]}
+        assert resumed.saved_json("missing.json") == {}
+
+    def test_a_finished_run_is_never_reopened(self, logdir, capsys):
+        run = self.start(logdir, "--run-name", "r")
+        run.finish()
+        assert run.finished
+        again = self.start(logdir, "--resume")
+        assert again.dir != run.dir and not again.resumed
+        assert "no unfinished run" in capsys.readouterr().out
+        with pytest.raises(ValueError, match="finished; it is never reopened.*Received: run_name='r'"):
+            resumable_run_dir("exp", logdir, "r")
+        with pytest.raises(ValueError, match="no run 'nope' to resume"):
+            resumable_run_dir("exp", logdir, "nope")
+
+    def test_resume_of_a_finished_or_missing_run_is_one_error_line(self, logdir, capsys):
+        self.start(logdir, "--run-name", "r").finish()
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            self.start(logdir, "--resume", "--run-name", "r")
+        assert exit_info.value.code == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        run_dir = logdir / "exp" / "r"
+        assert line.startswith(f"error: Run {run_dir} finished; it is never reopened.")
+        assert "Pick a new --run-name" in line and f"delete {run_dir}" in line
+        with pytest.raises(SystemExit) as exit_info:
+            self.start(logdir, "--resume", "--run-name", "nope")
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err.startswith("error: There is no run 'nope' to resume")
+        assert sorted(p.name for p in (logdir / "exp").iterdir()) == ["r"]
+        assert sorted(p.name for p in run_dir.iterdir()) == ["FINISHED", "config.json"]
+
+    def test_resume_callbacks_back_up_into_the_run(self, logdir):
+        import keras
+
+        from kerasdl.training.backup import BackupAndRestore, BackupStore
+        from kerasdl.training.nan_guard import NanGuard
+
+        run = self.start(logdir)
+        guard, backup = run.resume_callbacks()
+        assert isinstance(guard, NanGuard) and isinstance(backup, BackupAndRestore)
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=2, callbacks=[guard, backup], verbose=0)
+        assert BackupStore(run.backup_dir).latest_position()["epoch"] == 2
+        _, named = run.resume_callbacks(name="pretrain")
+        assert named.store.directory == run.backup_dir / "pretrain"
+        with pytest.raises(ValueError, match="Received: name='../x'"):
+            run.resume_callbacks(name="../x")

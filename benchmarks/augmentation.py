@@ -23,13 +23,12 @@ a shared machine hits both sides alike:
   bottleneck). On a CPU-only machine the pipeline's threads share
   the cores with training, so any augmentation work shows up here.
 
-A pass is timed from `iter()` on, as an epoch pays for it: starting the
-iterator costs about 25-60 ms with the Augmenter in the map (about 7 ms
-with only a cast there; not broken down further). That is why the throughput
-passes go over the whole training split (60,000 images) by default: on a
-subset of 8,000 images the batched pass itself took about 25 ms, and the
-fixed start-up made up more than half of it
-(`batched_iterator_start_ms` prints it).
+A pass is timed from `iter()` on, as an epoch pays for it, so each pass
+includes the fixed cost of starting the iterator (larger with the Augmenter
+in the map than with only a cast; `batched_iterator_start_ms` prints it).
+That is why the throughput passes go over the whole training split (60,000
+images) by default: on a small subset the start-up would be a large share
+of the batched pass (README, "Figures behind design choices").
 
 Run:
     python benchmarks/augmentation.py            # about 5 minutes on 2 CPU cores

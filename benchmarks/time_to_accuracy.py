@@ -14,13 +14,16 @@ with the clock paused, and the script prints how many seconds of training
 (evaluation excluded, compilation included) each needed to reach each
 target, and the ratio. A target not reached within the epoch cap is printed
 as ">= <seconds trained>" and the ratio as a bound. Each run stops once it
-has reached its targets.
+has reached its targets. After training the recipe it also prints where
+the recipe's time goes (`profile_*`: images per second of the input
+pipeline alone, and of training steps as tuned, with XLA and without batch
+norm; `--profile-steps 0` skips it).
 
 The two sides run one after the other, not interleaved, so the machine
 must be otherwise idle for the seconds (and the ratio) to mean anything.
 
-Run (about 15 minutes on 2 idle CPU cores, most of it the reference, which needs
-15 to 20 of its 20 epochs to reach 93%, depending on the batch order):
+Run (about 15 minutes on 2 idle CPU cores, most of it the reference, which
+trains until it reaches 93% or its `--reference-epochs` cap):
 
     python benchmarks/time_to_accuracy.py
     python benchmarks/time_to_accuracy.py --only recipe

@@ -1,6 +1,6 @@
 """The from-scratch training loop vs `model.fit`: seconds per epoch, as a ratio.
 
-`kerasdl.training.TrainingLoop` should cost no more than Keras' own loop
+`kerasdl.training.loop.TrainingLoop` should cost no more than Keras' own loop
 (goal: ratio <= 1.00). Both train the same model (a Fashion-MNIST MLP,
 784-256-128-10, or a small CNN with --model cnn) on the same standardized
 tf.data batches with the same optimizer and batch size, silently (verbose 0),

@@ -100,8 +100,9 @@ def gather_windows(
     Both cuts gather whole lines, never single pixels: the window's rows are
     gathered from the batch's rows stacked into one [B * H, W, C] tensor,
     then, after a transpose, its columns the same way. Gathering each pixel
-    on its own (tf.gather with batch_dims on the column axis) moved one
-    float per index and took about 3 times longer per batch of 128 crops.
+    on its own (tf.gather with batch_dims on the column axis) moves one
+    float per index and is much slower (README, "Figures behind
+    design choices").
 
     Args:
         images: [B, H, W, C].
@@ -380,10 +381,10 @@ class Augmenter:
         fused: apply the geometric ops at once, with the same random draws
             as the ops one after another: with rotation or shear, crop,
             mirror, rotation and shear as one affine resampling
-            (`_fused_geometry`: one interpolation instead of several, 6.4 ->
-            1.0 ms per batch of 128 in one measurement); with only crop and
-            mirror, one exact window cut (`_window_geometry`). False applies
-            the ops one after another.
+            (`_fused_geometry`: one interpolation instead of several, and
+            only at the crop's pixels); with only crop and mirror, one exact
+            window cut (`_window_geometry`). False applies the ops one after
+            another.
 
     Example:
 
@@ -575,7 +576,7 @@ class Augmenter:
         # uint8 pixels are in 0..255, and cutting windows keeps them exact: clip only after other ops.
         in_range = images.dtype == tf.uint8
         if window:
-            # Before the cast: gathering 1-byte pixels took a third of the time of float32 ones.
+            # Before the cast: gathering 1-byte pixels moves a quarter of the bytes of float32 ones.
             images = self._window_geometry(images, seeds)
         images = tf.cast(images, tf.float32)
         if affine:

@@ -10,10 +10,9 @@ examples as one tensor, and shuffling and batching work on indices, one
 pass at a time (`index_batches`): each pass draws a permutation, and each
 element of the dataset is a whole batch, gathered from the tensor. The
 usual `from_tensor_slices -> cache -> shuffle -> batch` chain does the same
-work one example at a time; its per-example stages cost about 3 µs per
-image on 2 CPU cores, which made them, not the augmentation, the slowest
-part of a batched augmentation pipeline (about 175k against 400k images
-per second with crop and mirror on).
+work one example at a time; on a 2-core CPU its per-example stages, not
+the augmentation, were the slowest part of a batched augmentation pipeline
+(README, "Figures behind design choices").
 
 Course 4, Week 2 ("Data augmentation"): augmentation runs *online*, in
 parallel with training (`to_dataset(..., augment=Augmenter(...))`: tf.data

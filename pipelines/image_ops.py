@@ -6,8 +6,8 @@ tensor ops with no per-image Python. Synthesis (`pipelines.synthesis`) and
 augmentation (`pipelines.augment`) are built from these.
 
 The geometric ops use ImageProjectiveTransformV3, which XLA cannot compile on
-CPU (see NOTES.md): run them in the tf.data pipeline, not inside a model
-compiled with jit_compile.
+CPU (TF 2.21: "Detected unsupported operations ... on XLA_CPU_JIT"): run
+them in the tf.data pipeline, not inside a model compiled with jit_compile.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def find_label_issues(labels: np.ndarray, probs: np.ndarray, **cleanlab_kwargs) 
             f"probs must be [N, classes] for N labels. Received: {probs.shape}, {len(labels)} labels"
         )
     cleanlab_kwargs.setdefault("return_indices_ranked_by", "self_confidence")
-    # cleanlab's default starts one process per core: 30x slower than in-process for a dev set of thousands.
+    # cleanlab's default starts one process per core: on a dev set of thousands, far slower than in-process.
     cleanlab_kwargs.setdefault("n_jobs", 1)
     found = np.asarray(cleanlab_find_label_issues(labels, probs, **cleanlab_kwargs))
     # With return_indices_ranked_by=None cleanlab returns a boolean mask instead of ranked indices.

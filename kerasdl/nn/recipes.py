@@ -5,12 +5,13 @@ configuration (`FastRecipe`) and one function (`build_fast_recipe`) that
 returns the compiled model, its optimizer and schedule, and the batch size:
 
 - Batch norm (Course 2, Week 3) lets a higher learning rate train stably.
-  It is not free on the CPU (Keras' `BatchNormalization` is several
-  element-wise ops: without it the same network trains at ~1.6x the images
-  per second). XLA (`jit_compile=True`) was meant to fuse those ops, but on
-  this 2-core machine it was ~2.3x *slower* per step (2,570 vs 5,896
-  images/s, benchmarks/time_to_accuracy.py) and adds seconds of
-  compilation, so the recipe leaves it off.
+  It is not free on the CPU: Keras' `BatchNormalization` is several
+  element-wise ops, so the same network trains fewer images per second
+  with it than without. XLA (`jit_compile=True`) was meant to fuse those
+  ops, but on a 2-core CPU it was slower per step and adds seconds of
+  compilation, so the recipe leaves it off. `benchmarks/time_to_accuracy.py`
+  prints the throughput with and without each (`profile_*` lines; the
+  README's "The fast recipe, measured" has the figures).
 - Adam (Course 2, Week 2) with a one-cycle learning rate (Course 2, Week 2,
   "Learning rate decay"): a short linear warm-up to the peak rate, then a
   cosine decay to almost zero at the end of the planned epochs. The rate is
@@ -22,11 +23,9 @@ returns the compiled model, its optimizer and schedule, and the batch size:
   flatten, one 128-unit hidden layer.
 - Augmentation (Course 4, Week 2): horizontal flips (Fashion-MNIST's
   clothes are left-right symmetric), with `flip=True`, for the longer
-  schedule: the 6-epoch schedule without flips peaked at 92.9%, while 16
-  epochs with flips passed 93% after 11 of them (seed 0). With the batch
-  order of `pipelines.datasets.index_batches` the same seed reaches 92%
-  after 4.5 of 6 epochs and 93% after 13.5 of 16 (93.02%, after 92.8% at
-  epoch 12): how soon a target is passed moves with the batch order.
+  schedule: the 6-epoch schedule without flips stops short of 93%, and 16
+  epochs with flips pass it. How soon a target is passed moves with the
+  batch order (and so with the seed and the pipeline's shuffling).
 
 A schedule is planned for a target: the shortest one-cycle schedule that
 reaches 92% test accuracy does not reach 93%, and the one that reaches 93%
@@ -60,7 +59,7 @@ class FastRecipe:
         peak_learning_rate: Adam's highest learning rate.
         warmup_fraction: share of the steps spent warming up.
         flip: random horizontal flips (see `augmenter_spec`).
-        jit_compile: compile the training step with XLA (slower on this CPU; see above).
+        jit_compile: compile the training step with XLA (off: slower on a 2-core CPU; see above).
     """
 
     filters: Sequence[int] = (16, 32, 64)

@@ -50,21 +50,22 @@ prints and logs the table of your tags (Text "error_analysis/dev/manual_tags").
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import asdict
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerasdl.diagnostics import (
-    DecompositionCallback,
     inference_ms_per_example,
     inject_label_noise,
     out_of_fold_probabilities,
     tag_table,
 )
 from kerasdl.diagnostics.report import log_error_analysis, log_label_issues
-from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness.curves import EpochCurves, decomposition_history
+from kerasdl.harness.run import start_run
 from kerasdl.training.distribute import is_chief, make_strategy
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
@@ -95,10 +96,34 @@ def human_error(value: str) -> float:
     return error
 
 
+DESCRIPTION = """\
+The main job (Course 3): train on one distribution, judge on another.
+
+Source A ("web images") is the data as it is; source B ("app images", the
+distribution that matters) is a phone-camera version of other examples.
+Train = A + a share of B; train-dev = held-out training distribution; dev and
+test = B only. After every epoch the job logs train, train-dev, dev and test
+error and the lesson's decomposition:
+
+    avoidable bias = train - human level,   variance = train-dev - train,
+    data mismatch  = dev - train-dev,       overfitting to dev = test - dev
+
+At the end it names the next step the lesson recommends, tags the dev errors
+(error analysis), exports 100 of them to tag by hand, and ranks suspected
+label errors. --resume continues an interrupted run where it stopped.
+"""
+# Flags a resumed run may change: a longer training, or other diagnostics of the same model.
+SAFE_TO_CHANGE = {
+    "epochs",
+    "error_sample",
+    "label_issue_folds",
+    "label_issue_train_size",
+    "label_issue_epochs",
+}
+
+
 def build_parser():
-    # The header's title, what the job does, the decomposition and the diagnostics (not the run commands).
-    paragraphs = __doc__.split("\n\n")
-    parser = experiment_parser(EXPERIMENT, "\n\n".join(paragraphs[i] for i in (0, 2, 3, 4)))
+    parser = experiment_parser(EXPERIMENT, DESCRIPTION)
     data = parser.add_argument_group("data")
     data.add_argument(
         "--source",
@@ -260,8 +285,12 @@ def inject_noise(args, split: MismatchedSplit) -> tuple[MismatchedSplit, dict]:
     return MismatchedSplit(**parts), flipped
 
 
-def report_label_issues(args, run, split: MismatchedSplit, probs: dict, flipped: dict, standardizer) -> tuple:
-    """Suspected label errors in dev and test (held-out predictions) and a train subset (K-fold)."""
+def report_label_issues(args, run, split: MismatchedSplit, probs: dict, flipped: dict, standardizer) -> dict:
+    """Suspected label errors in dev and test (held-out predictions) and a train subset (K-fold).
+
+    Returns:
+        {"scores": {split: count, precision, recall}, "masks": {split: [bool per example]}}.
+    """
     writer, step, scores, masks = run.writer("label_issues"), args.epochs, {}, {}
     parts, probs = {"dev": split.dev, "test": split.test}, dict(probs)
     if args.label_issue_folds:
@@ -288,8 +317,69 @@ def report_label_issues(args, run, split: MismatchedSplit, probs: dict, flipped:
             ids=part.ids,
             truth=flipped.get(name),
         )
-        masks[name] = issues.mask
-    return scores, masks
+        masks[name] = issues.mask.tolist()
+    return {"scores": scores, "masks": masks}
+
+
+def analyse_dev_errors(args, run, split: MismatchedSplit, dev_probs, suspected_wrong_label) -> dict:
+    """Error analysis of dev (Course 3, Week 2), logged and exported; returns its figures and tag table."""
+    analysis = log_error_analysis(
+        run.writer("error_analysis"),
+        args.epochs,
+        split.dev.images,
+        split.dev.labels,
+        dev_probs,
+        split.dev.class_names,
+        ids=split.dev.ids,
+        suspected_wrong_label=np.asarray(suspected_wrong_label, bool),
+        export_to=run.dir / "error_analysis" / "dev_errors.csv" if is_chief() else None,
+        sample=args.error_sample,
+        seed=args.seed,
+    )
+    return {
+        "error": analysis.error,
+        "f1_macro": analysis.f1_macro,
+        "f1_micro": analysis.f1_micro,
+        "table": analysis.table,
+        "tags": [asdict(row) for row in tag_table(analysis.sheet, analysis.error)],
+    }
+
+
+def summary_text(args, split, final, analysis, label_scores, phase_seconds, ms_per_example, run) -> str:
+    label_lines = [
+        f"- {name}: {int(s['count'])} suspected"
+        + (
+            f"; precision {s['precision']:.3f}, recall {s['recall']:.3f} against the flips"
+            if "recall" in s
+            else ""
+        )
+        for name, s in label_scores.items()
+    ]
+    return "\n".join(
+        [
+            f"# Mismatch: {args.source}, synthesis strength {args.synthesis_strength}",
+            "",
+            "```",
+            split.report(),
+            "```",
+            "",
+            final.to_markdown(),
+            "",
+            f"## Error analysis (dev): macro F1 {analysis['f1_macro']:.4f}, "
+            f"micro F1 {analysis['f1_micro']:.4f}",
+            "",
+            analysis["table"],
+            "",
+            "## Suspected label errors (confident learning)",
+            "",
+            *label_lines,
+            "",
+            f"Training {phase_seconds.get('train', 0):.0f} s for {args.epochs} epochs; label issues "
+            f"{phase_seconds.get('label_issues', 0):.0f} s; error analysis "
+            f"{phase_seconds.get('error_analysis', 0):.0f} s; prediction {ms_per_example:.2f} ms "
+            f"per example; run directory `{run.dir}`.",
+        ]
+    )
 
 
 def log_examples(run, source_a: ImageSource, source_b: ImageSource, count: int = 8) -> None:
@@ -311,25 +401,26 @@ def main(argv=None) -> int:
             fail(f"--{name.replace('_', '-')} must be at least 1; received {getattr(args, name)}")
     if args.label_issue_folds == 1 or args.label_issue_folds < 0:
         fail(f"--label-issue-folds must be 0 (skip) or at least 2; received {args.label_issue_folds}")
-    started = time.time()
     try:
         source_a, source_b = make_sources(args)
     except (SourceMissingError, SourceCorruptError) as error:
         fail(str(error))
-    run = start_run(EXPERIMENT, vars(args))
+    run = start_run(EXPERIMENT, vars(args), safe_to_change=SAFE_TO_CHANGE)
     split = mismatched_split(
         source_a, source_b, args.b_train_share, args.train_dev_fraction, salt=f"mismatch/{args.seed}"
     )
     split, flipped = inject_noise(args, split)
     print(f"Run directory: {run.dir}\n{split.report()}")
     standardizer = Standardizer.fit(split.train.images)
-    data_description = {
-        "sizes": split.sizes(),
-        "composition": split.composition(),
-        "standardizer": standardizer.to_config(),
-        "camera": camera_config(PhoneCamera()),
-    }
-    run.save_json("data.json", data_description)
+    run.save_json(
+        "data.json",
+        {
+            "sizes": split.sizes(),
+            "composition": split.composition(),
+            "standardizer": standardizer.to_config(),
+            "camera": camera_config(PhoneCamera()),
+        },
+    )
     train_eval = split.train
     if args.train_eval_size:
         train_eval = hash_subset(split.train, args.train_eval_size, salt="train-eval")
@@ -342,96 +433,57 @@ def main(argv=None) -> int:
             "test": split.test,
         }.items()
     }
-    if is_chief() and not run.resumed:  # written once, at step 0
-        log_examples(run, source_a, source_b)
+    run.once("examples", log_examples, run, source_a, source_b)
 
     strategy = make_strategy(args.strategy)
     with strategy.scope():
         model = compiled_model(args, split)
-    diagnostics = DecompositionCallback(evaluate, args.human_error, run)
+    curves = EpochCurves(run.curves, evaluate, human_error=args.human_error)
     train = to_dataset(split.train, args.batch_size, shuffle=True, seed=args.seed, standardizer=standardizer)
-    # The dataset reshuffles itself each epoch; shuffle=False stops Keras warning that it cannot.
-    model.fit(
-        train,
-        epochs=args.epochs,
-        # Last: a backup follows the epoch's points, so --resume neither skips nor repeats one.
-        callbacks=[diagnostics, *run.resume_callbacks(train)],
-        shuffle=False,
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
-
-    final = diagnostics.history[-1]
-    trained = time.time()
-    probs = {name: model.predict(evaluate[name], verbose=0) for name in ("dev", "test")}
-    label_scores, suspects = report_label_issues(args, run, split, probs, flipped, standardizer)
-    label_issue_seconds = time.time() - trained  # held-out predictions, the K-fold pass and cleanlab
-    analysis = log_error_analysis(
-        run.writer("error_analysis"),
-        args.epochs,
-        split.dev.images,
-        split.dev.labels,
-        probs["dev"],
-        split.dev.class_names,
-        ids=split.dev.ids,
-        suspected_wrong_label=suspects["dev"],
-        export_to=run.dir / "error_analysis" / "dev_errors.csv" if is_chief() else None,
-        sample=args.error_sample,
-        seed=args.seed,
-    )
-    ms_per_example = inference_ms_per_example(model, standardizer(split.dev.images[:32]))
-    wall = time.time() - started
-    label_lines = [
-        f"- {name}: {int(s['count'])} suspected"
-        + (
-            f"; precision {s['precision']:.3f}, recall {s['recall']:.3f} against the flips"
-            if "recall" in s
-            else ""
+    with run.phase("train"):
+        # The dataset reshuffles itself each epoch; shuffle=False stops Keras warning that it cannot.
+        model.fit(
+            train,
+            epochs=args.epochs,
+            # Last: a backup follows the epoch's points, so --resume neither skips nor repeats one.
+            callbacks=[curves, *run.resume_callbacks(train)],
+            shuffle=False,
+            verbose=1 if sys.stdout.isatty() else 2,
         )
-        for name, s in label_scores.items()
-    ]
-    summary = "\n".join(
-        [
-            f"# Mismatch: {args.source}, synthesis strength {args.synthesis_strength}",
-            "",
-            "```",
-            split.report(),
-            "```",
-            "",
-            final.to_markdown(),
-            "",
-            f"## Error analysis (dev): macro F1 {analysis.f1_macro:.4f}, micro F1 {analysis.f1_micro:.4f}",
-            "",
-            analysis.table,
-            "",
-            "## Suspected label errors (confident learning)",
-            "",
-            *label_lines,
-            "",
-            f"Wall time {wall:.0f} s for {args.epochs} epochs (diagnostics after training: "
-            f"{wall - (trained - started):.0f} s); prediction {ms_per_example:.2f} ms per example; "
-            f"run directory `{run.dir}`.",
-        ]
+    history = decomposition_history(run.curves, args.human_error)
+    probs = {name: model.predict(evaluate[name], verbose=0) for name in ("dev", "test")}
+    label_issues = run.once(
+        "label_issues", report_label_issues, args, run, split, probs, flipped, standardizer
     )
-    with run.writer("summary").as_default():
-        tf.summary.text("summary", summary, step=args.epochs)
-    run.save_json(
-        "results.json",
-        {
-            "decomposition": final.as_dict(),
-            "wall_seconds": wall,
-            "diagnostics_seconds": wall - (trained - started),
-            "label_issue_seconds": label_issue_seconds,
-            "dev_accuracy": 1 - analysis.error,
-            "f1_macro": analysis.f1_macro,
-            "f1_micro": analysis.f1_micro,
+    analysis = run.once(
+        "error_analysis", analyse_dev_errors, args, run, split, probs["dev"], label_issues["masks"]["dev"]
+    )
+    ms_per_example = run.once("timing", inference_ms_per_example, model, standardizer(split.dev.images[:32]))
+    phase_seconds = {r["name"]: r.get("seconds") or 0.0 for r in run.phases.records()}
+    final = history[-1]
+    summary = summary_text(
+        args, split, final, analysis, label_issues["scores"], phase_seconds, ms_per_example, run
+    )
+    run.finish(
+        metrics={
+            **{f"{name}_error": getattr(final, name) for name in ("train", "train_dev", "dev", "test")},
+            **final.gaps(),
+            "dev_accuracy": 1 - analysis["error"],
+            "f1_macro": analysis["f1_macro"],
+            "f1_micro": analysis["f1_micro"],
             "ms_per_example": ms_per_example,
-            "error_tags": [asdict(row) for row in tag_table(analysis.sheet, analysis.error)],
-            "label_issues": label_scores,
-            "history": [d.as_dict() for d in diagnostics.history],
+            "train_seconds": phase_seconds.get("train", 0.0),
+            "label_issue_seconds": phase_seconds.get("label_issues", 0.0),
         },
+        details={
+            "decomposition": final.as_dict(),
+            "history": [d.as_dict() for d in history],
+            "error_tags": analysis["tags"],
+            "label_issues": label_issues["scores"],
+        },
+        summary=summary,
+        step=args.epochs,
     )
-    (run.dir / "summary.md").write_text(summary + "\n")
-    run.finish()
     print("\n" + summary)
     return 0
 

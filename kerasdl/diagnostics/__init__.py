@@ -16,7 +16,6 @@
 """
 
 from kerasdl.diagnostics.bias_variance import (
-    DecompositionCallback,
     ErrorDecomposition,
     Recommendation,
     classification_error,
@@ -52,7 +51,6 @@ from kerasdl.diagnostics.metrics import (
     inference_ms_per_example,
     mcnemar_p_value,
     precision_recall_f1,
-    records_from_runs,
     satisficing_select,
     weighted_error,
     weighted_loss,
@@ -60,7 +58,6 @@ from kerasdl.diagnostics.metrics import (
 )
 
 __all__ = [
-    "DecompositionCallback",
     "ErrorDecomposition",
     "ErrorSheet",
     "LabelIssues",
@@ -87,7 +84,6 @@ __all__ = [
     "laplacian_variance",
     "out_of_fold_probabilities",
     "precision_recall_f1",
-    "records_from_runs",
     "rms_contrast",
     "satisficing_select",
     "tag_table",

@@ -14,7 +14,6 @@ the run's results.json (or --dev-error).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,11 +23,17 @@ MANUAL_TAG = "error_analysis/dev/manual_tags"
 
 
 def dev_error_of_run(sheet_path: Path) -> float | None:
-    """The dev error in `<run>/results.json`, for a sheet at `<run>/error_analysis/<name>.csv`."""
-    results = sheet_path.resolve().parent.parent / "results.json"
-    if not results.is_file():
+    """The metric "dev_error" of the run a sheet at `<run>/error_analysis/<name>.csv` belongs to.
+
+    Read through `kerasdl.harness.results`, the one reader of the results
+    schema; None when the run has no results or measured no dev error.
+    """
+    from kerasdl.harness.results import read_results
+
+    try:
+        return read_results(sheet_path.resolve().parent.parent)["metrics"].get("dev_error")
+    except FileNotFoundError:
         return None
-    return json.loads(results.read_text())["decomposition"]["dev"]
 
 
 def main(argv=None) -> int:

@@ -22,12 +22,9 @@ examples on which they disagree: `mcnemar_p_value`.
 
 from __future__ import annotations
 
-import json
 import operator
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -220,28 +217,6 @@ def satisficing_select(
             feasible.append(record)
     feasible.sort(key=lambda record: record[optimizing], reverse=maximize)
     return Selection(feasible[0] if feasible else None, tuple(feasible), tuple(rejected))
-
-
-def records_from_runs(experiment_dir: str | os.PathLike, filename: str = "results.json") -> list[dict]:
-    """One record per run directory under `experiment_dir` that holds `filename`, for `satisficing_select`.
-
-    Each record is the run's JSON results with "name" set to the run
-    directory's name, e.g. the main job's `dev_accuracy`, `f1_macro` and
-    `ms_per_example`. Runs without the file (still running, or failed)
-    are skipped.
-
-    Example:
-
-        runs = records_from_runs("logs/mismatch")
-        best = satisficing_select(runs, "dev_accuracy", {"ms_per_example": 100}).best
-    """
-    records = []
-    for path in sorted(Path(experiment_dir).glob(f"*/{filename}")):
-        record = json.loads(path.read_text())
-        if not isinstance(record, dict):
-            raise ValueError(f"{path} must hold a JSON object. Received: {type(record).__name__}")
-        records.append({**record, "name": path.parent.name})
-    return records
 
 
 def inference_ms_per_example(model: keras.Model, inputs: np.ndarray, batch_size: int = 1) -> float:

@@ -2,17 +2,16 @@
 
 Experiments that train several variants side by side (architectures,
 transfer-learning ways, multi-task vs single-task) end with one row per
-variant. `log_comparison` writes that table twice: to the HParams dashboard
+variant. `log_comparison` writes that table: to the HParams dashboard
 (one session per variant, the variant as the hyperparameter, each figure as
 a metric, so the Table and Parallel-coordinates views sort and plot them) and
-as a Markdown text summary, and saves it as `results.json` in the run;
-`finish_comparison` does that at the end of an experiment, marks the run
-finished and prints the table.
+as a Markdown table; `finish_comparison` does that at the end of an
+experiment and finishes the run with the table as its summary and results.
 
 Example:
 
     rows = [{"network": "lenet5", "test_accuracy": 0.87, "parameters": 61706}, ...]
-    log_comparison(run, "network", rows, title="12,000 images, 2 epochs")
+    finish_comparison(run, "network", rows, title="12,000 images, 2 epochs", step=2)
 """
 
 from __future__ import annotations
@@ -45,15 +44,14 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def log_comparison(run: Run, key: str, rows: Sequence[dict[str, Any]], title: str = "", step: int = 0) -> str:
-    """Logs the comparison to `run`'s HParams dashboard and text summary; returns the Markdown table.
+def log_comparison(run: Run, key: str, rows: Sequence[dict[str, Any]], step: int = 0) -> str:
+    """Logs the comparison to `run`'s HParams dashboard; returns the Markdown table.
 
     Args:
         run: the run (`kerasdl.harness.run.start_run`).
         key: the column naming the variant; each variant's session is
             written to `<run>/<variant>`.
         rows: one dict per variant: `key`, then numeric figures (metrics).
-        title: a line printed above the text table (the setting).
         step: the step the metric scalars are written at.
     """
     table = markdown_table(rows)
@@ -63,24 +61,33 @@ def log_comparison(run: Run, key: str, rows: Sequence[dict[str, Any]], title: st
         hp.hparams_config(
             hparams=[hp.HParam(key, hp.Discrete(variants))], metrics=[hp.Metric(m) for m in metrics]
         )
-        tf.summary.text("summary", (title + "\n\n" if title else "") + table, step=step)
     for variant, row in zip(variants, rows, strict=True):
         with run.writer(variant).as_default():
             hp.hparams({key: variant}, trial_id=variant)
             for metric in metrics:
                 tf.summary.scalar(metric, float(row[metric]), step=step)
-    run.save_json("results.json", {"title": title, "rows": list(rows)})
     return table
 
 
 def finish_comparison(run: Run, key: str, rows: Sequence[dict[str, Any]], title: str, step: int) -> str:
-    """The end of a comparison experiment: `log_comparison`, `run.finish()`, then prints the title and table.
+    """The end of a comparison experiment: `log_comparison`, `run.finish`, then prints the title and table.
+
+    The results' metrics are `<variant>/<figure>` for each numeric figure,
+    their details `{"title": title, "rows": rows}`; the summary is the title
+    above the table.
 
     Returns:
         The Markdown table.
     """
-    table = log_comparison(run, key, rows, title=title, step=step)
-    run.finish()
+    table = log_comparison(run, key, rows, step=step)
+    metrics = {
+        f"{row[key]}/{name}": value
+        for row in rows
+        for name, value in row.items()
+        if name != key and isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    summary = (title + "\n\n" if title else "") + table
+    run.finish(metrics=metrics, details={"title": title, "rows": list(rows)}, summary=summary, step=step)
     print(title)
     print(table)
     return table

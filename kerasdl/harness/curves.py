@@ -1,123 +1,221 @@
-"""Per-epoch evaluation curves for TensorBoard, one subrun per variant and split.
+"""Per-epoch curves: the one writer every experiment logs them with, persisted in the run directory.
 
-Course 2, Week 1 ("Bias / variance"): training error and dev error, side by
-side, epoch by epoch, measured the same way: in inference mode (no dropout,
-BatchNorm's moving averages), on the whole set. `fit`'s own training
-metrics are averages over an epoch of changing weights with dropout on, so
-they are not the training error the lesson compares with dev error.
+Course 2, Week 1 ("Bias / variance") and Course 3, Week 1 ("Avoidable bias",
+"mismatched distributions"): training error and dev error, side by side,
+epoch by epoch, measured the same way: in inference mode (no dropout,
+BatchNorm's moving averages) on the whole set. `fit`'s own training metrics
+are averages over an epoch of moving weights with dropout on, so they are
+not the training error the lessons compare with dev error.
 
-Writers come from `kerasdl.harness.run.Run.writer(subdir)`, so each
-`<variant>/<split>` is a TensorBoard run and the same tag ("error", "loss")
-from every variant and split lands on one chart.
+One tag scheme, for every experiment (`prefix` is a variant's name, or empty):
 
-Experiments that train several variants one after another resume variant by
-variant: `completed_variants(run)` returns the results already saved by an
-interrupted run (`--resume` reopens it), and `variant_callbacks(run,
-variant)` backs each variant up into its own `<run>/backup/<variant>/`.
+- TensorBoard run `<prefix>/<split>`: "loss" and "error" (1 - accuracy) of
+  each evaluated split; `<prefix>/train` also "learning_rate";
+- TensorBoard run `<prefix>/gaps`: "gap" (error of the second split minus
+  the first, the lesson's variance estimate) or, with a human-level error,
+  the whole decomposition "decomposition/<gap>" (avoidable bias, variance,
+  data mismatch, overfitting to dev) and "decomposition/human_error".
+
+Every point also goes to `<run>/curves.json` (`CurveLog`), saved after each
+epoch and before that epoch's backup. A resumed run reads its earlier points
+back, so its history and results cover the whole run; an epoch that is
+trained again after a stop overwrites its point.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
 
-RESULTS = "results.json"
+from kerasdl.diagnostics.bias_variance import ErrorDecomposition, custom_scalars_layout, decompose
+from kerasdl.training.io import atomic_write_json
+
+CURVES = "curves.json"
 
 
-def completed_variants(run) -> dict:
-    """The per-variant results a resumed run saved before it stopped ({} for a new run).
-
-    Experiments save `results.json` after every variant, so a variant found
-    here is complete and is skipped on `--resume`.
-    """
-    return run.saved_json(RESULTS)
+def _join(*parts: str) -> str:
+    return "/".join(part.strip("/") for part in parts if part and part.strip("/"))
 
 
-def variant_callbacks(run, variant: str, dataset: tf.data.Dataset | None = None) -> list:
-    """`[TerminateOnNaN(), BackupAndRestore(<run>/backup/<variant>)]`, to put last in `fit`'s callbacks.
-
-    Last, after the callbacks that write an epoch's points (`EpochEvaluation`):
-    a backup then always follows its epoch's points, so a stop during the
-    end-of-epoch evaluation leaves neither a gap nor a point written twice.
-
-    A variant whose loss becomes NaN stops quietly and is reported as
-    diverged (in a comparison of optimizers or learning rates that is a
-    result, not an error); the backup lets `--resume` continue an
-    interrupted variant at the epoch it reached.
+class CurveLog:
+    """Scalar points written to TensorBoard and kept in `<run>/curves.json`.
 
     Args:
-        run: the `kerasdl.harness.run.Run`.
-        variant: the variant's name (its backup folder).
-        dataset: the training dataset, if it reshuffles every epoch.
+        run_dir: the run directory.
+        writer: subrun name -> its `tf.summary` writer (`Run.writer`).
+        resume: read the points an earlier session of this run saved.
     """
-    from kerasdl.training.backup import BackupAndRestore
 
-    backup = BackupAndRestore(run.backup_dir / variant, dataset=dataset)
-    return [keras.callbacks.TerminateOnNaN(), backup]
+    def __init__(self, run_dir: str | os.PathLike, writer: Callable[[str], Any], resume: bool):
+        self.path = Path(run_dir) / CURVES
+        self._writer = writer
+        self._points: dict[str, dict[str, dict[str, float]]] = {}
+        if resume and self.path.exists():
+            self._points = json.loads(self.path.read_text())
+
+    def log(self, subrun: str, tag: str, step: int, value: float) -> None:
+        """Writes one point to TensorBoard run `subrun` and keeps it (step `step` replaces an earlier one)."""
+        value = float(value)
+        with self._writer(subrun).as_default():
+            tf.summary.scalar(tag, value, step=step)
+        self._points.setdefault(subrun, {}).setdefault(tag, {})[str(int(step))] = value
+
+    def save(self) -> None:
+        """Persists every point (atomically); call it once per epoch, before the epoch's backup."""
+        atomic_write_json(self.path, self._points)
+
+    def points(self, subrun: str, tag: str) -> list[tuple[int, float]]:
+        """(step, value) pairs of one curve, by step."""
+        curve = self._points.get(subrun, {}).get(tag, {})
+        return sorted((int(step), value) for step, value in curve.items())
+
+    def values(self, subrun: str, tag: str) -> list[float]:
+        """The values of one curve, by step."""
+        return [value for _, value in self.points(subrun, tag)]
+
+    def as_dict(self, prefix: str = "") -> dict[str, dict[str, list[list[float]]]]:
+        """Every curve under `prefix` as {subrun: {tag: [[step, value], ...]}} (the results' "curves")."""
+        return {
+            subrun: {tag: [[step, value] for step, value in self.points(subrun, tag)] for tag in tags}
+            for subrun, tags in sorted(self._points.items())
+            if not prefix or subrun == prefix or subrun.startswith(prefix.strip("/") + "/")
+        }
 
 
-class EpochEvaluation(keras.callbacks.Callback):
-    """Evaluates named datasets after every epoch and logs "loss" and "error".
+class EpochCurves(keras.callbacks.Callback):
+    """Evaluates named datasets after every epoch and logs them with the one tag scheme (module docstring).
 
-    Writes, at step = epoch number (from 1):
-      - `<prefix>/<split>`: "loss" and "error" (1 - accuracy) for each dataset;
-      - `<prefix>`: "gap" (error on `gap_splits[1]` minus `gap_splits[0]`,
-        the lesson's variance estimate) and "learning_rate".
-
-    The model must be compiled with an "accuracy" metric.
+    Put it before the backup callbacks (`Run.resume_callbacks`), so each
+    backup follows its epoch's points.
 
     Args:
-        run: a `kerasdl.harness.run.Run`.
+        curves: the run's `CurveLog` (`Run.curves`).
         datasets: split name -> dataset of (inputs, labels).
-        prefix: the variant's name, the first part of every subrun.
-        gap_splits: the (train, dev) split names whose error difference is "gap".
+        prefix: the variant's name ("" for a run with one model).
+        gap_splits: the (low, high) splits whose error difference is "gap",
+            e.g. ("train", "dev"); None for no gap.
+        human_error: human-level error (the Bayes-error proxy). When given,
+            the splits must include "train" and "dev" (and may include
+            "train_dev" and "test"), and the whole Course 3 decomposition is
+            logged instead of "gap".
+        evaluator: what evaluates a dataset: anything with
+            `evaluate(dataset) -> {"loss": ..., "accuracy": ...}`, such as a
+            `kerasdl.training.loop.TrainingLoop`; by default the model `fit`
+            trains (compiled with an "accuracy" metric).
 
-    Attributes:
-        history: split name -> {"loss": [...], "error": [...]}, plus "gap" and
-            "epoch" (the epoch numbers logged by this callback: after a
-            resume, only those run since).
+    With a `TrainingLoop`, pass `on_epoch_end=curves.on_epoch_end` to its `fit`.
     """
 
     def __init__(
         self,
-        run,
+        curves: CurveLog,
         datasets: Mapping[str, tf.data.Dataset],
-        prefix: str,
+        prefix: str = "",
         gap_splits: tuple[str, str] | None = ("train", "dev"),
+        human_error: float | None = None,
+        evaluator=None,
     ):
         super().__init__()
-        if gap_splits is not None and not set(gap_splits) <= set(datasets):
+        if human_error is not None:
+            if not 0 <= human_error <= 1:
+                raise ValueError(f"human_error is a fraction in [0, 1]. Received: human_error={human_error}")
+            if not {"train", "dev"} <= set(datasets):
+                raise ValueError(f"datasets must include 'train' and 'dev'. Received: {sorted(datasets)}")
+        elif gap_splits is not None and not set(gap_splits) <= set(datasets):
             raise ValueError(f"gap_splits must name two datasets. Received: gap_splits={gap_splits}")
-        self.run = run
+        self.curves = curves
         self.datasets = dict(datasets)
         self.prefix = prefix
         self.gap_splits = gap_splits
-        self.history: dict[str, dict[str, list[float]] | list[float]] = {
-            s: {"loss": [], "error": []} for s in datasets
-        }
-        self.history["gap"] = []
-        self.history["epoch"] = []
+        self.human_error = human_error
+        self.evaluator = evaluator
+
+    def _evaluate(self, dataset) -> tuple[float, float]:
+        if self.evaluator is not None:
+            results = self.evaluator.evaluate(dataset)
+        else:
+            results = self.model.evaluate(dataset, verbose=0, return_dict=True)
+        if "accuracy" not in results:
+            raise ValueError(
+                f"Compile the model with metrics=['accuracy']. Received metrics: {sorted(results)}"
+            )
+        return float(results["loss"]), 1.0 - float(results["accuracy"])
+
+    def _learning_rate(self) -> float:
+        optimizer = self.evaluator.optimizer if self.evaluator is not None else self.model.optimizer
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+    def on_train_begin(self, logs=None):
+        if self.human_error is not None:
+            with self.curves._writer(_join(self.prefix, "gaps")).as_default():
+                tf.summary.experimental.write_raw_pb(custom_scalars_layout().SerializeToString(), step=0)
 
     def on_epoch_end(self, epoch, logs=None):
         step = epoch + 1
-        self.history["epoch"].append(step)
+        errors = {}
         for split, dataset in self.datasets.items():
-            results = self.model.evaluate(dataset, verbose=0, return_dict=True)
-            error = 1.0 - float(results["accuracy"])
-            self.history[split]["loss"].append(float(results["loss"]))
-            self.history[split]["error"].append(error)
-            with self.run.writer(f"{self.prefix}/{split}").as_default():
-                tf.summary.scalar("loss", results["loss"], step=step)
-                tf.summary.scalar("error", error, step=step)
-        with self.run.writer(self.prefix).as_default():
-            if self.gap_splits is not None:
-                low, high = self.gap_splits
-                gap = self.history[high]["error"][-1] - self.history[low]["error"][-1]
-                self.history["gap"].append(gap)
-                tf.summary.scalar("gap", gap, step=step)
-            optimizer = self.model.optimizer
-            tf.summary.scalar(
-                "learning_rate", float(keras.ops.convert_to_numpy(optimizer.learning_rate)), step=step
+            loss, errors[split] = self._evaluate(dataset)
+            self.curves.log(_join(self.prefix, split), "loss", step, loss)
+            self.curves.log(_join(self.prefix, split), "error", step, errors[split])
+        self.curves.log(_join(self.prefix, "train"), "learning_rate", step, self._learning_rate())
+        gaps = _join(self.prefix, "gaps")
+        if self.human_error is not None:
+            decomposition = decompose(
+                self.human_error, errors["train"], errors["dev"], errors.get("train_dev"), errors.get("test")
             )
+            for gap, value in decomposition.gaps().items():
+                self.curves.log(gaps, f"decomposition/{gap}", step, value)
+            self.curves.log(gaps, "decomposition/human_error", step, self.human_error)
+        elif self.gap_splits is not None:
+            low, high = self.gap_splits
+            self.curves.log(gaps, "gap", step, errors[high] - errors[low])
+        self.curves.save()
+        if logs is not None:
+            logs.update({f"{split}_error": error for split, error in errors.items()})
+
+
+def epoch_history(curves: CurveLog, splits, prefix: str = "") -> dict[str, Any]:
+    """The whole per-epoch history of one model, read back from the run's curves.
+
+    Returns:
+        {"epoch": [1, 2, ...], "<split>": {"loss": [...], "error": [...]},
+        "gap": [...] (when logged), "learning_rate": [...]}: every epoch of
+        the run, including those trained before a resume.
+    """
+    history: dict[str, Any] = {
+        "epoch": [step for step, _ in curves.points(_join(prefix, splits[0]), "error")],
+        "learning_rate": curves.values(_join(prefix, "train"), "learning_rate"),
+    }
+    for split in splits:
+        history[split] = {tag: curves.values(_join(prefix, split), tag) for tag in ("loss", "error")}
+    gap = curves.values(_join(prefix, "gaps"), "gap")
+    if gap:
+        history["gap"] = gap
+    return history
+
+
+def decomposition_history(curves: CurveLog, human_error: float, prefix: str = "") -> list[ErrorDecomposition]:
+    """The Course 3 decomposition of every epoch, from the error curves `EpochCurves` logged.
+
+    Read back from the run, so a resumed run (even one resumed after its
+    last epoch) reports every epoch.
+    """
+    errors = {
+        split: curves.values(_join(prefix, split), "error") for split in ("train", "dev", "train_dev", "test")
+    }
+    return [
+        decompose(
+            human_error,
+            errors["train"][i],
+            errors["dev"][i],
+            errors["train_dev"][i] if errors["train_dev"] else None,
+            errors["test"][i] if errors["test"] else None,
+        )
+        for i in range(len(errors["train"]))
+    ]

@@ -1,51 +1,74 @@
-"""Experiment plumbing shared by every script in experiments/.
+"""The run lifecycle: one directory per run, phases recorded in it, resume that survives a stop anywhere.
 
-One run = one new directory `logs/<experiment>/<run>/` holding the resolved
-config (`config.json`) and TensorBoard event files; nothing is overwritten
-(DESIGN.md principle 4). Scripts build their command line with
-`experiment_parser`, then call `start_run`, which seeds everything, creates
-the directory and saves the config.
+One run = one new directory `LOGDIR/<experiment>/<run>/` holding the resolved
+config (`config.json`), TensorBoard event files, the phase records
+(`phases/`), the persisted curves (`curves.json`), the training backups
+(`backup/`) and, at the end, `results.json` and `summary.md`; nothing is
+overwritten (DESIGN.md principle 4) and nothing is written outside
+`LOGDIR/<experiment>/`.
 
-Nothing is lost (principle 7): `run.resume_callbacks(train)` backs the
-training up into `<run>/backup/` and stops on a NaN loss, and `run.finish()`
-marks the run finished. A finished run is never touched again; with
-`--resume`, `start_run` reopens the newest unfinished run of the experiment
-(or the one named by `--run-name`), and `fit` continues from its backup at
-the same step, with TensorBoard curves continuing in the same directory.
+An experiment script reads top to bottom and never asks whether it resumed:
 
-Example:
+    args = build_parser().parse_args(argv)
+    run = start_run("mismatch", vars(args), safe_to_change={"epochs"})
+    curves = EpochCurves(run.curves, evaluate_sets, human_error=args.human_error)
+    with run.phase("train"):
+        model.fit(train, epochs=args.epochs, callbacks=[curves, *run.resume_callbacks(train)])
+    issues = run.once("label_issues", find_issues, model)      # skipped on resume once done
+    run.finish(metrics={...}, details={...}, summary=text)
 
-    parser = experiment_parser("mismatch", __doc__)
-    parser.add_argument("--epochs", type=int, default=5, help="...")
-    args = parser.parse_args()
-    run = start_run("mismatch", vars(args))
-    model.fit(train, epochs=args.epochs, callbacks=[..., *run.resume_callbacks(train)])
-    run.finish()
+With `--resume`, `start_run` reopens the newest unfinished run (or
+`--run-name`), refuses a changed configuration (except the flags the script
+declares safe to change, or with `--force`, which is recorded), `fit`
+continues from its backup at the same step, `once` returns the saved result
+of every phase that had finished, and the curves read back every point
+written before the stop.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
+import hashlib
 import json
 import os
 import random
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from kerasdl.training.distribute import STRATEGIES, is_chief
+from kerasdl.harness.curves import CurveLog
+from kerasdl.harness.faults import StopAt, stop_if_requested
+from kerasdl.harness.phases import Phases
+from kerasdl.harness.results import write_results
+from kerasdl.training.distribute import is_chief
 from kerasdl.training.io import atomic_write_json
 
 DEFAULT_LOGDIR = "logs"
 FINISHED = "FINISHED"  # marker file of a run that ended normally
 BACKUP_DIR = "backup"
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Flags that never change what a run computes: where it is, whether it resumes.
+NEVER_COMPARED = frozenset({"logdir", "run_name", "resume", "force", "run_dir"})
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+T = TypeVar("T")
+
+
+def check_name(kind: str, name: str) -> str:
+    """`name` if it is a plain folder name (letters, digits, '.', '_', '-'); a ValueError otherwise.
+
+    Run, experiment and backup names become folders under the logdir, so a
+    name like `../other`, `/tmp/x` or `a/b` would write outside it.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"Invalid {kind} name: use letters, digits, '.', '_' and '-' (no '/', no leading '.'). "
+            f"Received: {kind}_name={name!r}"
+        )
+    return name
 
 
 def set_seeds(seed: int, deterministic: bool = False) -> None:
@@ -70,16 +93,24 @@ def set_seeds(seed: int, deterministic: bool = False) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def config_fingerprint(config: dict[str, Any]) -> str:
+    """A short hash of the configuration values that define what a run computes."""
+    compared = {key: value for key, value in config.items() if key not in NEVER_COMPARED}
+    text = json.dumps(compared, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass
 class Run:
-    """A run directory and the writers that log into it.
+    """A run directory: its config, writers, curves, phases and results.
 
     Attributes:
-        experiment: the experiment's name (`logs/<experiment>/`).
+        experiment: the experiment's name (`LOGDIR/<experiment>/`).
         name: the run's name, unique within the experiment.
-        dir: `logs/<experiment>/<name>/`.
+        dir: `LOGDIR/<experiment>/<name>/`.
         config: the resolved configuration, as saved in `config.json`.
-        resumed: True when `--resume` reopened an interrupted run.
+        resumed: True when `--resume` reopened an interrupted run. Scripts
+            need not read it: `once`, `curves` and `resume_callbacks` act on it.
     """
 
     experiment: str
@@ -88,6 +119,10 @@ class Run:
     config: dict[str, Any]
     resumed: bool = False
     _writers: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.phases = Phases(self.dir, config_fingerprint(self.config), reuse=self.resumed)
+        self.curves = CurveLog(self.dir, self.writer, resume=self.resumed)
 
     @property
     def backup_dir(self) -> Path:
@@ -98,38 +133,72 @@ class Run:
     def finished(self) -> bool:
         return (self.dir / FINISHED).exists()
 
-    def resume_callbacks(
-        self, dataset=None, save_freq: str | int = "epoch", keep: int = 2, name: str | None = None
-    ) -> list:
-        """Callbacks that make `fit` resumable: `[NanGuard(), BackupAndRestore(...)]`.
+    # -- phases -------------------------------------------------------------------------------
 
-        Put them last in `callbacks`, after the callbacks that write
-        TensorBoard points at the end of an epoch: a backup then always
-        follows the points of its epoch, so a stop on SIGTERM or Ctrl-C
-        leaves neither a gap nor a point written twice. On a resumed run
-        they restore the backup, so `fit` continues at the epoch (and batch)
-        it stopped at; a `fit` that had finished trains no more epochs.
+    def phase(self, name: str):
+        """A context manager that records a phase whose work always runs (training resumes by itself)."""
+        return self.phases.phase(name)
+
+    def once(self, name: str, compute: Callable[..., T], *args, **kwargs) -> T:
+        """`compute(*args, **kwargs)` once per run; a resumed run gets the saved (JSON) result back.
+
+        See `kerasdl.harness.phases.Phases.once`.
+        """
+        return self.phases.once(name, compute, *args, **kwargs)
+
+    def once_each(self, items, compute_all) -> dict[str, Any]:
+        """`once` for many phases at a time; see `kerasdl.harness.phases.Phases.once_each`."""
+        return self.phases.once_each(items, compute_all)
+
+    # -- training -----------------------------------------------------------------------------
+
+    def resume_callbacks(
+        self,
+        dataset=None,
+        save_freq: str | int = "epoch",
+        keep: int = 2,
+        name: str | None = None,
+        on_nan: str = "raise",
+    ) -> list:
+        """Callbacks that make `fit` resumable; put them last in `callbacks`.
+
+        Last, after the callbacks that write an epoch's points (`EpochCurves`):
+        a backup then always follows the points of its epoch, so a stop
+        leaves neither a gap nor a point written twice. On a resumed run they
+        restore the backup, so `fit` continues at the epoch (and batch) it
+        stopped at; a `fit` that had finished trains no more epochs and
+        leaves the model as it ended.
 
         Args:
             dataset: the training `tf.data.Dataset`, if it reshuffles each
                 epoch (keeps the data order of the resumed epochs).
             save_freq: "epoch" or back up every N batches as well.
             keep: backups kept.
-            name: one backup folder per `fit` when a run calls `fit` more
-                than once (`<run>/backup/<name>/`).
+            name: one backup folder per model when a run trains several
+                (`<run>/backup/<name>/`).
+            on_nan: "raise" stops the run with `NonFiniteLossError`;
+                "stop" ends this `fit` quietly (a diverged variant is a result).
         """
+        import keras
+
         from kerasdl.training.backup import BackupAndRestore
         from kerasdl.training.nan_guard import NanGuard
 
-        if name is not None and not _RUN_NAME.match(name):
-            raise ValueError(
-                f"Invalid backup name. Use letters, digits, '.', '_' and '-'. Received: name={name!r}"
-            )
-        directory = self.backup_dir if name is None else self.backup_dir / name
-        return [NanGuard(), BackupAndRestore(directory, save_freq=save_freq, keep=keep, dataset=dataset)]
+        if on_nan not in ("raise", "stop"):
+            raise ValueError(f"on_nan must be 'raise' or 'stop'. Received: on_nan={on_nan!r}")
+        directory = self.backup_dir if name is None else self.backup_dir / check_name("backup", name)
+        guard = NanGuard() if on_nan == "raise" else keras.callbacks.TerminateOnNaN()
+        backup = BackupAndRestore(directory, save_freq=save_freq, keep=keep, dataset=dataset)
+        return [guard, backup, StopAt()]
+
+    def backup_dir_for(self, name: str) -> Path:
+        """`<run>/backup/<name>/`, for a custom loop's `backup_dir`."""
+        return self.backup_dir / check_name("backup", name)
+
+    # -- writing ------------------------------------------------------------------------------
 
     def writer(self, subdir: str = ""):
-        """The `tf.summary` writer for `<run>/<subdir>` (created once, cached).
+        """The `tf.summary` writer for `<run>/<subdir>` (created once, cached; a no-op off the chief).
 
         TensorBoard shows each subdirectory as its own run, so curves of the
         same tag from "train" and "dev" land on one chart.
@@ -144,17 +213,11 @@ class Run:
         return self._writers[subdir]
 
     def save_json(self, filename: str, obj: Any) -> Path:
-        """Writes `obj` as JSON into the run directory, atomically."""
-        return atomic_write_json(self.dir / filename, obj)
-
-    def saved_json(self, filename: str) -> dict:
-        """What an earlier session of this run saved with `save_json` ({} for a new run or no such file).
-
-        A resumed run reads back what it had saved before the interruption;
-        a new run starts from nothing even if the file is there.
-        """
+        """Writes `obj` as JSON into the run directory, atomically (on the chief only)."""
         path = self.dir / filename
-        return json.loads(path.read_text()) if self.resumed and path.exists() else {}
+        if is_chief():
+            atomic_write_json(path, obj)
+        return path
 
     def close(self) -> None:
         """Flushes and closes every writer."""
@@ -163,10 +226,44 @@ class Run:
             writer.close()
         self._writers.clear()
 
-    def finish(self) -> None:
-        """Closes the writers and marks the run finished: `--resume` will never reopen it."""
+    def finish(
+        self,
+        metrics: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
+        summary: str | None = None,
+        step: int = 0,
+    ) -> None:
+        """Writes the results, marks the run finished (`--resume` never reopens it) and closes it.
+
+        Args:
+            metrics: flat name -> number (what runs are compared by).
+            details: the experiment's own tables (JSON).
+            summary: Markdown shown as the Text "summary" in TensorBoard and
+                saved as `summary.md`.
+            step: the step the text summary is written at.
+        """
+        import tensorflow as tf
+
+        self.phases.started("finish")
+        if summary is not None:
+            with self.writer("summary").as_default():
+                tf.summary.text("summary", summary, step=step)
+        if is_chief():
+            write_results(
+                self.dir,
+                experiment=self.experiment,
+                config=self.config,
+                metrics=metrics or {},
+                details=details,
+                curves=self.curves.as_dict(),
+                summary=summary,
+                finished_utc=_utc_now(),
+            )
+        stop_if_requested("end:results")
         self.close()
-        atomic_write_json(self.dir / FINISHED, {"finished_utc": _utc_now()})
+        if is_chief():
+            atomic_write_json(self.dir / FINISHED, {"finished_utc": _utc_now()})
+        self.phases.finished("finish")
 
 
 def _utc_now() -> str:
@@ -182,11 +279,12 @@ def resumable_run_dir(
         The run directory, or None when the experiment has no unfinished run.
 
     Raises:
-        ValueError: `name` is given but no such run exists, or it is finished.
+        ValueError: `name` is not a plain folder name, no such run exists, or
+            it is finished.
     """
-    base = Path(logdir) / experiment
+    base = Path(logdir) / check_name("experiment", experiment)
     if name is not None:
-        run_dir = base / name
+        run_dir = base / check_name("run", name)
         if not (run_dir / "config.json").exists():
             raise ValueError(f"There is no run {name!r} to resume under {base}. Received: run_name={name!r}")
         if (run_dir / FINISHED).exists():
@@ -211,13 +309,9 @@ def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, nam
     a `-2`, `-3`, ... suffix. `mkdir` without `exist_ok` makes the claim
     atomic, so two processes starting at once get two directories.
     """
-    if not _RUN_NAME.match(experiment):
-        raise ValueError(
-            "Invalid experiment name. Use letters, digits, '.', '_' and '-'. "
-            f"Received: experiment={experiment!r}"
-        )
-    if name is not None and not _RUN_NAME.match(name):
-        raise ValueError(f"Invalid run name. Use letters, digits, '.', '_' and '-'. Received: name={name!r}")
+    check_name("experiment", experiment)
+    if name is not None:
+        check_name("run", name)
     base = Path(logdir) / experiment
     base.mkdir(parents=True, exist_ok=True)
     stem = name or _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
@@ -231,35 +325,63 @@ def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, nam
     raise RuntimeError(f"Could not create a new run directory under {base}")
 
 
-def start_run(experiment: str, config: dict[str, Any]) -> Run:
+def changed_flags(saved: dict[str, Any], config: dict[str, Any], safe: Collection[str] = ()) -> list[str]:
+    """The flags whose value differs between a run's saved config and a resumed one, as "--flag: old -> new".
+
+    Flags in `NEVER_COMPARED` and in `safe` are left out.
+    """
+    changes = []
+    for key in sorted((set(saved) | set(config)) - NEVER_COMPARED - set(safe)):
+        if saved.get(key) != config.get(key):
+            changes.append(f"--{key.replace('_', '-')}: {saved.get(key)!r} -> {config.get(key)!r}")
+    return changes
+
+
+def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collection[str] = ()) -> Run:
     """Seeds, creates the run directory (or reopens one with `resume`) and saves the resolved config.
 
     `config` is usually `vars(args)` from `experiment_parser`; its keys
-    `logdir`, `run_name`, `seed`, `deterministic` and `resume` are used here,
-    and the whole dictionary (plus the command line and library versions) is
-    saved to `config.json`. A resumed run keeps its `config.json` and gets a
-    `resume-<n>.json` with the new command line; options that changed are
-    printed.
+    `logdir`, `run_name`, `seed`, `deterministic`, `resume` and `force` are
+    used here, and the whole dictionary (plus the command line and library
+    versions) is saved to `config.json`.
 
-    A `--resume` that names a finished or missing run is the user's error:
-    it prints one `error:` line (see `fail`) and exits with status 2,
-    before anything is written.
+    A resumed run keeps its `config.json` and gets a `resume-<n>.json` with
+    the new command line. A resume whose flags differ from the run's, other
+    than those in `safe_to_change` (e.g. `--epochs`, to extend a run), is
+    refused with one `error:` line naming each changed flag, unless `force`
+    is set; forced changes are recorded in `resume-<n>.json`. A `--resume`
+    that names a finished, missing or invalid run is refused the same way.
+    Both exit with status 2 before anything is written.
     """
     import keras
     import tensorflow as tf
 
+    from kerasdl.harness.cli import fail
+
     config = dict(config)
-    set_seeds(int(config.get("seed", 0)), bool(config.get("deterministic", False)))
     logdir = config.get("logdir", DEFAULT_LOGDIR)
     run_dir = None
-    if config.get("resume"):
-        try:
+    try:
+        if config.get("resume"):
             run_dir = resumable_run_dir(experiment, logdir, config.get("run_name"))
-        except ValueError as error:
-            fail(str(error))
-        if run_dir is None:
-            print(f"--resume: no unfinished run under {Path(logdir) / experiment}; starting a new run.")
+            if run_dir is None:
+                print(f"--resume: no unfinished run under {Path(logdir) / experiment}; starting a new run.")
+        elif config.get("run_name") is not None:
+            check_name("run", config["run_name"])
+    except ValueError as error:
+        fail(str(error))
     resumed = run_dir is not None
+    changes: list[str] = []
+    if resumed:
+        saved = json.loads((run_dir / "config.json").read_text()).get("config", {})
+        changes = changed_flags(saved, config, safe_to_change)
+        if changes and not config.get("force"):
+            fail(
+                f"--resume of {run_dir} with other settings would continue on other data or another "
+                f"model: {'; '.join(changes)}. Resume with the run's settings, start a new run, "
+                "or add --force to continue anyway."
+            )
+    set_seeds(int(config.get("seed", 0)), bool(config.get("deterministic", False)))
     if run_dir is None:
         run_dir = new_run_dir(experiment, logdir, config.get("run_name"))
     config["run_dir"] = str(run_dir)
@@ -271,80 +393,10 @@ def start_run(experiment: str, config: dict[str, Any]) -> Run:
         "started_utc": _utc_now(),
     }
     if resumed:
-        _report_changes(json.loads((run_dir / "config.json").read_text()).get("config", {}), config)
         count = len(list(run_dir.glob("resume-*.json")))
-        atomic_write_json(run_dir / f"resume-{count + 1}.json", resolved)
-        print(f"Resuming run {run_dir}.")
-    else:
+        if is_chief():
+            atomic_write_json(run_dir / f"resume-{count + 1}.json", {**resolved, "forced_changes": changes})
+        print(f"Resuming run {run_dir}." + (f" Forced changes: {'; '.join(changes)}." if changes else ""))
+    elif is_chief():
         atomic_write_json(run_dir / "config.json", resolved)
     return Run(experiment=experiment, name=run_dir.name, dir=run_dir, config=config, resumed=resumed)
-
-
-def _report_changes(saved: dict[str, Any], config: dict[str, Any]) -> None:
-    ignored = {"resume", "run_name", "run_dir"}
-    for key in sorted((set(saved) | set(config)) - ignored):
-        if saved.get(key) != config.get(key):
-            print(f"--resume: {key} was {saved.get(key)!r}, now {config.get(key)!r}.")
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each flag's default and keeps the script's header formatting."""
-
-
-def experiment_parser(experiment: str, description: str | None) -> argparse.ArgumentParser:
-    """An argument parser with the flags every experiment shares.
-
-    Shared flags: --logdir, --run-name, --seed, --deterministic, --strategy,
-    --resume.
-    Each script adds its own flags with help text; `--help` shows all of
-    them with their defaults.
-    """
-    parser = argparse.ArgumentParser(
-        prog=f"python -m experiments.{experiment}",
-        description=description,
-        formatter_class=_HelpFormatter,
-    )
-    shared = parser.add_argument_group("shared experiment options")
-    shared.add_argument(
-        "--logdir",
-        default=DEFAULT_LOGDIR,
-        help=f"TensorBoard logdir; the run goes to LOGDIR/{experiment}/RUN/",
-    )
-    shared.add_argument(
-        "--run-name",
-        default=None,
-        help="name of the run directory (default: the UTC time); a taken name gets a suffix; "
-        "with --resume, the run to continue",
-    )
-    shared.add_argument(
-        "--seed", type=int, default=0, help="seed for weights, shuffling, splits and synthesis"
-    )
-    shared.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="turn on TensorFlow op determinism (bit-identical reruns)",
-    )
-    shared.add_argument("--strategy", default="auto", choices=STRATEGIES, help="tf.distribute strategy")
-    shared.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the newest unfinished run (or --run-name) from its last backup instead of a new run",
-    )
-    return parser
-
-
-def fail(message: str, code: int = 2) -> None:
-    """Prints one clear error line (no traceback) and exits."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
-def parse_subset(flag: str, text: str, choices: Sequence[str]) -> list[str]:
-    """The names in the comma-separated `text`, in its order; `fail`s unless all are in `choices`.
-
-    Example: `parse_subset("--variants", "adam,momentum", VARIANTS)` is `["adam", "momentum"]`.
-    """
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names or not set(names) <= set(choices):
-        fail(f"{flag} must be a comma-separated subset of {tuple(choices)}; received {text!r}")
-    return names

@@ -8,12 +8,13 @@ the part they share:
 - `add_profile_flags`, `apply_profile`: `--profile` picks the subset's
   size and the epochs from a table of (train_size, dev_size, epochs);
   `--train-size`, `--dev-size` and `--epochs` override it.
-- `train_variants`: trains each variant in turn and saves `results.json`
-  after each, so `--resume` skips the variants that had finished.
+- `train_variants`: trains each variant in turn, each one a phase of the
+  run (`Run.once`), so `--resume` skips the variants that had finished.
 - `fit_variant`: one variant's `fit` from the same seed, with its curves in
-  `<variant>/train` and `<variant>/dev` and a backup in `<run>/backup/<variant>/`.
-- `finish_with_table`: prints the final table, writes it as the text
-  "summary" and marks the run finished.
+  `<variant>/train`, `<variant>/dev` and `<variant>/gaps`
+  (`kerasdl.harness.curves`) and a backup in `<run>/backup/<variant>/`;
+  it returns the variant's whole history, read back from the run.
+- `finish_with_table`: prints the final table and finishes the run with it.
 
 Example:
 
@@ -28,7 +29,7 @@ Example:
         return {"dev_error": history["dev"]["error"][-1]}
 
     results = train_variants(run, variants, train)
-    finish_with_table(run, table_of(results), step=args.epochs)
+    finish_with_table(run, table_of(results), results, step=args.epochs)
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kerasdl.harness.curves import RESULTS, EpochEvaluation, completed_variants, variant_callbacks
+from kerasdl.harness.curves import EpochCurves, epoch_history
 from kerasdl.harness.run import Run
 
 Profiles = Mapping[str, tuple[int, int, int]]  # name -> (train_size, dev_size, epochs)
@@ -75,24 +76,21 @@ def train_variants(
     names: Iterable[str],
     train: Callable[[str], dict[str, Any]],
 ) -> dict[str, dict[str, Any]]:
-    """Calls `train(name)` for each variant and saves the results after each one.
+    """Calls `train(name)` for each variant, each as the run phase `variant/<name>`.
 
-    On `--resume`, the variants in the run's `results.json` had finished:
-    they are skipped. (Each variant trains on its own `fresh_train()` copy of
-    the data, so skipping one changes nothing for the next.)
+    `train` returns the variant's results (JSON: numbers, lists, strings).
+    On `--resume`, a variant that had finished returns its saved results
+    without training; one interrupted mid-way continues from its backup.
+    (Each variant trains on its own `fresh_train()` copy of the data, so
+    skipping one changes nothing for the next.)
 
     Returns:
-        Variant name -> the dict `train` returned, in training order (the
-        variants finished before a resume first).
+        Variant name -> the dict `train` returned, in the order of `names`.
     """
-    results = completed_variants(run)
+    results = {}
     for name in names:
-        if name in results:
-            print(f"\n== {name}: finished before the interruption, skipped")
-            continue
-        print(f"\n== {name}")
-        results[name] = train(name)
-        run.save_json(RESULTS, results)
+        print(f"\n== {name}", flush=True)
+        results[name] = run.once(f"variant/{name}", train, name)
     return results
 
 
@@ -108,15 +106,15 @@ def fit_variant(
     strategy: tf.distribute.Strategy,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict:
-    """Trains one variant on `data.fresh_train()` and logs its curves; returns `EpochEvaluation.history`.
+    """Trains one variant on `data.fresh_train()`, logs its curves and returns its whole history.
 
     The global seed is set to `seed` first, so every variant starts from the
     same initial weights, and a fresh copy of the training data gives every
-    variant the same batches in the same order. The model and optimizer are made in `strategy`'s
-    scope and compiled with sparse categorical cross-entropy and accuracy.
-    After every epoch the loss and error on `data.train_eval` and `data.dev`
-    are logged to `<name>/train` and `<name>/dev`, the gap and learning rate
-    to `<name>`. A NaN loss stops the variant quietly (it is a result: it
+    variant the same batches in the same order. The model and optimizer are
+    made in `strategy`'s scope and compiled with sparse categorical
+    cross-entropy and accuracy. After every epoch the loss and error on
+    `data.train_eval` and `data.dev` are logged (`EpochCurves`, prefix
+    `name`). A NaN loss stops the variant quietly (it is a result: it
     diverged); the backup lets `--resume` continue it.
 
     Args:
@@ -129,6 +127,10 @@ def fit_variant(
         seed: the global seed set before the model is made.
         strategy: the `tf.distribute` strategy.
         callbacks: more callbacks, run after the curves' and before the backup.
+
+    Returns:
+        `kerasdl.harness.curves.epoch_history` of the variant: every epoch,
+        also those trained before a resume.
     """
     keras.utils.set_random_seed(seed)
     with strategy.scope():
@@ -136,21 +138,33 @@ def fit_variant(
         model.compile(
             optimizer=make_optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
         )
-    curves = EpochEvaluation(run, {"train": data.train_eval, "dev": data.dev}, prefix=name)
+    curves = EpochCurves(run.curves, {"train": data.train_eval, "dev": data.dev}, prefix=name)
     train = data.fresh_train()  # the same batch order in every variant
     model.fit(
         train,
         epochs=epochs,
         shuffle=False,  # the dataset reshuffles itself every epoch
-        callbacks=[curves, *callbacks, *variant_callbacks(run, name, train)],  # backups last
+        callbacks=[
+            curves,
+            *callbacks,
+            *run.resume_callbacks(train, name=name, on_nan="stop"),
+        ],  # backups last
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    return curves.history
+    return epoch_history(run.curves, ("train", "dev"), prefix=name)
 
 
-def finish_with_table(run: Run, table: str, step: int) -> None:
-    """Prints the final Markdown `table`, logs it as the text "summary" at `step` and finishes the run."""
+def finish_with_table(run: Run, table: str, results: Mapping[str, Mapping[str, Any]], step: int) -> None:
+    """Prints the final Markdown `table` and finishes the run with it.
+
+    `results` (variant -> its results) become the results' details; each
+    variant's numeric results become metrics named `<variant>/<name>`.
+    """
     print("\n" + table)
-    with run.writer("summary").as_default():
-        tf.summary.text("summary", table, step=step)
-    run.finish()
+    metrics = {
+        f"{variant}/{key}": value
+        for variant, figures in results.items()
+        for key, value in figures.items()
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    }
+    run.finish(metrics=metrics, details={"variants": dict(results)}, summary=table, step=step)

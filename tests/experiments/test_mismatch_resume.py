@@ -1,61 +1,82 @@
-"""The main job survives SIGTERM: `--resume` continues the same run to the same result."""
+"""The main job survives a stop at any point: `--resume` ends where an uninterrupted run ends.
+
+Each stop is real: the job runs in a subprocess and sends itself SIGTERM (the
+clean stop a scheduler asks for) or SIGKILL (a crash, an out-of-memory kill)
+at a named point (`kerasdl.harness.faults`): mid-epoch, after the last
+epoch's backup, inside label issues, inside error analysis, and after
+`results.json` was written but before the run was marked finished. Each
+resume continues the same run up to the next stop; the last one finishes it.
+"""
 
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
-from experiments import mismatch
-from kerasdl.diagnostics import DecompositionCallback
 from kerasdl.harness.run import FINISHED
-from kerasdl.training.backup import BackupStore, TrainingInterrupted
-from tests.events import scalar_points, tag_events, tag_steps
+from tests.events import scalar_points
 
-EPOCHS = 3
-QUICK = ["--limit", "1500", "--epochs", str(EPOCHS), "--width", "4", "--batch-size", "64"]
-QUICK += ["--train-eval-size", "0", "--label-issue-folds", "0", "--error-sample", "5"]
-
-
-class SigtermAfterFirstEpoch(DecompositionCallback):
-    """The job's own diagnostics, plus a SIGTERM while they write the first epoch's points."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if epoch == 0:
-            os.kill(os.getpid(), signal.SIGTERM)
+EPOCHS = 2
+QUICK = ["--limit", "800", "--epochs", str(EPOCHS), "--width", "4", "--batch-size", "64"]
+QUICK += ["--train-eval-size", "300", "--label-issue-folds", "2", "--label-issue-epochs", "1"]
+QUICK += ["--label-issue-train-size", "200", "--error-sample", "5"]
+POINTS = ["batch:4", f"epoch:{EPOCHS}", "start:label_issues", "start:error_analysis", "end:results"]
+# Every point is hit by both signals: one chain alternates starting with SIGTERM, the other with SIGKILL.
+CHAINS = {
+    first: [(point, ("SIGTERM", "SIGKILL")[(i + offset) % 2]) for i, point in enumerate(POINTS)]
+    for offset, first in enumerate(("sigterm-first", "sigkill-first"))
+}
 
 
-def interrupted_then_resumed(logdir, monkeypatch):
-    with monkeypatch.context() as patch:
-        patch.setattr(mismatch, "DecompositionCallback", SigtermAfterFirstEpoch)
-        with pytest.raises(TrainingInterrupted, match="SIGTERM at epoch 2"):
-            mismatch.main(["--logdir", str(logdir), *QUICK])
-    (run_dir,) = (logdir / "mismatch").iterdir()
-    assert not (run_dir / FINISHED).exists()
-    assert BackupStore(run_dir / "backup").latest_position()["epoch"] == 1
-    assert mismatch.main(["--logdir", str(logdir), *QUICK, "--resume"]) == 0
-    assert list((logdir / "mismatch").iterdir()) == [run_dir]  # the same run, not a new one
-    return run_dir
+def run_job(logdir, *flags, stop=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("KERASDL_STOP_AT", None)
+    if stop is not None:
+        env["KERASDL_STOP_AT"] = stop
+    command = [sys.executable, "-m", "experiments.mismatch", "--logdir", str(logdir), *QUICK, *flags]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_sigterm_then_resume_finishes_the_same_run(fashion_mnist_all, logdir, monkeypatch):
-    run_dir = interrupted_then_resumed(logdir, monkeypatch)
-    assert (run_dir / FINISHED).exists() and (run_dir / "resume-1.json").exists()
-    position = BackupStore(run_dir / "backup").latest_position()
-    steps_per_epoch = position["step"] // EPOCHS
-    assert position["epoch"] == EPOCHS and position["step"] == EPOCHS * steps_per_epoch
-    for split in ("train", "dev"):  # curves continue: every epoch once, none twice
-        assert tag_steps(run_dir / split, "error") == list(range(1, EPOCHS + 1))
-    assert len(tag_events(run_dir / "examples", "examples/source_A")) == 1  # not logged again on resume
+def stopped_by_request(result: subprocess.CompletedProcess, signame: str) -> bool:
+    """The process ended because of the requested stop, not because of an error."""
+    if signame == "SIGKILL":
+        return result.returncode == -signal.SIGKILL
+    # SIGTERM: killed by it, or turned by the backup callback into a clean TrainingInterrupted.
+    return result.returncode == -signal.SIGTERM or "TrainingInterrupted: Training stopped on SIGTERM" in (
+        result.stderr
+    )
 
 
-@pytest.mark.slow
-def test_resumed_run_ends_where_an_uninterrupted_one_does(fashion_mnist_all, logdir, monkeypatch):
-    run_dir = interrupted_then_resumed(logdir / "interrupted", monkeypatch)
-    assert mismatch.main(["--logdir", str(logdir / "straight"), *QUICK]) == 0
-    (straight,) = (logdir / "straight" / "mismatch").iterdir()
-    for split in ("train", "train_dev", "dev", "test"):
-        assert scalar_points(run_dir / split, "error") == scalar_points(straight / split, "error")
-    resumed, reference = (json.loads((d / "results.json").read_text()) for d in (run_dir, straight))
-    assert resumed["decomposition"] == reference["decomposition"]
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, fashion_mnist_all):
+    logdir = tmp_path_factory.mktemp("straight")
+    result = run_job(logdir, "--run-name", "straight")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return logdir / "mismatch" / "straight"
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_stop_at_every_phase_then_resume_ends_like_an_uninterrupted_run(chain, uninterrupted, tmp_path):
+    run_dir = tmp_path / "mismatch" / "r"
+    for number, (point, signame) in enumerate(CHAINS[chain]):
+        resume = ["--resume"] if number else []
+        result = run_job(tmp_path, "--run-name", "r", *resume, stop=f"{point}:{signame}")
+        assert stopped_by_request(result, signame), (point, signame, result.returncode, result.stderr[-3000:])
+        assert not (run_dir / FINISHED).exists(), point
+    result = run_job(tmp_path, "--run-name", "r", "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (run_dir / FINISHED).exists() and len(list(run_dir.glob("resume-*.json"))) == len(POINTS)
+    assert [p.name for p in (tmp_path / "mismatch").iterdir()] == ["r"]  # one run, resumed, never a new one
+
+    resumed, reference = (json.loads((d / "results.json").read_text()) for d in (run_dir, uninterrupted))
+    assert len(resumed["details"]["history"]) == EPOCHS
+    assert resumed["details"]["history"] == reference["details"]["history"]
+    assert resumed["details"]["decomposition"] == reference["details"]["decomposition"]
+    assert resumed["curves"] == reference["curves"]
+    for split in ("train", "train_dev", "dev", "test"):  # TensorBoard: every epoch, the last value as in
+        points = dict(scalar_points(run_dir / split, "error"))  # the reference (a redone epoch rewrites it)
+        assert points == dict(scalar_points(uninterrupted / split, "error"))
+    assert not list(run_dir.rglob("*.tmp"))

@@ -1,11 +1,6 @@
-import keras
-import numpy as np
 import pytest
-import tensorflow as tf
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from kerasdl.diagnostics import DecompositionCallback, classification_error, decompose
-from kerasdl.harness.run import start_run
+from kerasdl.diagnostics import decompose
 
 
 class TestLessonTables:
@@ -69,36 +64,3 @@ class TestLessonTables:
     def test_markdown_shows_numbers(self):
         text = decompose(human=0.01, train=0.08, dev=0.10, train_dev=0.09, test=0.11).to_markdown()
         assert "| avoidable bias | 7.00% |" in text and "| overfitting to the dev set | 1.00% |" in text
-
-
-def test_callback_measures_inference_mode_errors_and_logs_scalars(tmp_path):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(256, 4)).astype("float32")
-    y = (x[:, 0] > 0).astype("int64")
-    datasets = {
-        name: tf.data.Dataset.from_tensor_slices((x, y)).batch(64) for name in ("train", "train_dev", "dev")
-    }
-    model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dropout(0.9), keras.layers.Dense(2, activation="softmax")]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    run = start_run("unit", {"logdir": str(tmp_path), "seed": 0})
-    callback = DecompositionCallback(datasets, human_error=0.0, run=run)
-    model.fit(datasets["train"], epochs=2, callbacks=[callback], verbose=0, shuffle=False)
-    run.close()
-    assert len(callback.history) == 2
-    error, _ = classification_error(model, datasets["dev"])
-    predicted = np.argmax(model.predict(x, verbose=0), axis=1)
-    assert error == pytest.approx(np.mean(predicted != y))  # inference mode: dropout is off
-    assert callback.history[-1].dev == pytest.approx(error)
-    tags = EventAccumulator(str(run.dir / "decomposition")).Reload().Tags()["tensors"]
-    assert {"decomposition/avoidable_bias", "decomposition/variance", "decomposition/data_mismatch"} <= set(
-        tags
-    )
-    assert "custom_scalars__config__" in tags  # the gaps-on-one-chart layout
-    assert "error" in EventAccumulator(str(run.dir / "train_dev")).Reload().Tags()["tensors"]
-
-
-def test_callback_needs_train_and_dev(tmp_path):
-    with pytest.raises(ValueError, match="must include 'train' and 'dev'"):
-        DecompositionCallback({"train": None}, 0.0, None)

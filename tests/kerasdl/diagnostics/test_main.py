@@ -1,4 +1,3 @@
-import json
 import shutil
 from pathlib import Path
 
@@ -6,6 +5,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from kerasdl.diagnostics.__main__ import MANUAL_TAG, main
+from kerasdl.harness.results import write_results
 
 FIXTURE = Path(__file__).parent / "data" / "error_sheet.csv"
 
@@ -14,7 +14,13 @@ def run_with_sheet(tmp_path, dev_error=0.10):
     """A run directory as the main job leaves it, with the hand-filled fixture as its sheet."""
     run = tmp_path / "run"
     (run / "error_analysis").mkdir(parents=True)
-    (run / "results.json").write_text(json.dumps({"decomposition": {"dev": dev_error}}))
+    write_results(
+        run,
+        experiment="mismatch",
+        config={},
+        metrics={"dev_error": dev_error},
+        finished_utc="2026-11-30T00:00:00",
+    )
     return Path(shutil.copy(FIXTURE, run / "error_analysis" / "dev_errors.csv"))
 
 

@@ -1,10 +1,9 @@
 """kerasdl.harness.comparison: the Markdown table and the end of a comparison experiment."""
 
-import json
-
 import pytest
 
 from kerasdl.harness.comparison import finish_comparison, markdown_table
+from kerasdl.harness.results import read_results
 from kerasdl.harness.run import FINISHED, start_run
 
 ROWS = [
@@ -29,5 +28,8 @@ class TestComparison:
         table = finish_comparison(run, "way", ROWS, title="two ways", step=3)
         assert capsys.readouterr().out.endswith(f"two ways\n{table}\n")
         assert (run.dir / FINISHED).exists()
-        assert json.loads((run.dir / "results.json").read_text()) == {"title": "two ways", "rows": ROWS}
+        document = read_results(run.dir)
+        assert document["details"] == {"title": "two ways", "rows": ROWS}
+        assert document["metrics"]["softmax/accuracy"] == ROWS[0]["accuracy"]
+        assert (run.dir / "summary.md").read_text() == f"two ways\n\n{table}\n"
         assert (run.dir / "softmax").is_dir() and (run.dir / "scratch").is_dir()  # one HParams session each

@@ -1,4 +1,6 @@
-"""kerasdl.harness.curves.EpochEvaluation: logged values equal model.evaluate in inference mode."""
+"""kerasdl.harness.curves: values equal model.evaluate in inference mode, persist, come back on resume."""
+
+import json
 
 import keras
 import numpy as np
@@ -6,7 +8,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from kerasdl.harness.curves import EpochEvaluation
+from kerasdl.harness.curves import CURVES, CurveLog, EpochCurves, decomposition_history, epoch_history
 from kerasdl.harness.run import start_run
 from kerasdl.nn.layers import InvertedDropout
 
@@ -15,34 +17,87 @@ def scalars(path, tag):
     return [float(tf.make_ndarray(e.tensor_proto)) for e in EventAccumulator(str(path)).Reload().Tensors(tag)]
 
 
-def test_logs_inference_mode_error_and_gap(tmp_path):
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 3, 64)
-    train = tf.data.Dataset.from_tensor_slices((x[:48], y[:48])).batch(16)
-    dev = tf.data.Dataset.from_tensor_slices((x[48:], y[48:])).batch(16)
+def data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(n, 4)).astype("float32"), rng.integers(0, 3, n)
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(16), x, y
+
+
+def model_with_dropout():
     keras.utils.set_random_seed(0)
     layers = [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), InvertedDropout(0.5, seed=0)]
     model = keras.Sequential([*layers, keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    run = start_run("callback_test", {"logdir": str(tmp_path), "run_name": "r"})
-    curves = EpochEvaluation(run, {"train": train, "dev": dev}, prefix="variant")
+    return model
+
+
+def test_logs_inference_mode_error_gap_and_learning_rate(tmp_path):
+    (train, x, y), (dev, _, _) = data(48, 0), data(16, 1)
+    model = model_with_dropout()
+    run = start_run("curves", {"logdir": str(tmp_path), "run_name": "r"})
+    curves = EpochCurves(run.curves, {"train": train, "dev": dev}, prefix="variant")
     model.fit(train, epochs=2, shuffle=False, callbacks=[curves], verbose=0)
     run.close()
-    # After training, the last logged values are model.evaluate's (dropout off: deterministic).
-    final_train = model.evaluate(train, verbose=0, return_dict=True)
+    # The last logged values are model.evaluate's, and the error is that of argmax predictions (dropout off).
+    predicted = np.argmax(model.predict(x, verbose=0), axis=1)
     final_dev = model.evaluate(dev, verbose=0, return_dict=True)
-    run_dir = tmp_path / "callback_test" / "r"
-    assert scalars(run_dir / "variant" / "train", "error")[-1] == pytest.approx(1 - final_train["accuracy"])
+    train_error = float(np.mean(predicted != y))
+    run_dir = tmp_path / "curves" / "r"
+    assert scalars(run_dir / "variant" / "train", "error")[-1] == pytest.approx(train_error)
     assert scalars(run_dir / "variant" / "dev", "loss")[-1] == pytest.approx(final_dev["loss"], rel=1e-5)
-    gap = (1 - final_dev["accuracy"]) - (1 - final_train["accuracy"])
-    assert (
-        scalars(run_dir / "variant", "gap") == pytest.approx(curves.history["gap"])
-        and len(curves.history["gap"]) == 2
+    gap = (1 - final_dev["accuracy"]) - train_error
+    assert scalars(run_dir / "variant" / "gaps", "gap")[-1] == pytest.approx(gap)
+    assert scalars(run_dir / "variant" / "train", "learning_rate") == pytest.approx([0.001, 0.001])
+    history = epoch_history(run.curves, ("train", "dev"), prefix="variant")
+    assert history["epoch"] == [1, 2] and history["gap"][-1] == pytest.approx(gap)
+    assert history["train"]["error"] == pytest.approx(scalars(run_dir / "variant" / "train", "error"))
+
+
+def test_the_whole_decomposition_with_a_human_level(tmp_path):
+    splits = {name: data(32, seed)[0] for seed, name in enumerate(("train", "train_dev", "dev", "test"))}
+    model = model_with_dropout()
+    run = start_run("curves", {"logdir": str(tmp_path), "run_name": "r"})
+    curves = EpochCurves(run.curves, splits, human_error=0.05)
+    model.fit(splits["train"], epochs=2, callbacks=[curves], verbose=0, shuffle=False)
+    run.close()
+    errors = {n: 1 - model.evaluate(d, verbose=0, return_dict=True)["accuracy"] for n, d in splits.items()}
+    (last,) = decomposition_history(run.curves, 0.05)[-1:]
+    assert last.avoidable_bias == pytest.approx(errors["train"] - 0.05)
+    assert last.data_mismatch == pytest.approx(errors["dev"] - errors["train_dev"])
+    assert last.dev_overfitting == pytest.approx(errors["test"] - errors["dev"])
+    tags = EventAccumulator(str(run.dir / "gaps")).Reload().Tags()["tensors"]
+    assert {"decomposition/avoidable_bias", "decomposition/variance", "decomposition/data_mismatch"} <= set(
+        tags
     )
-    assert curves.history["gap"][-1] == pytest.approx(gap)
-    assert scalars(run_dir / "variant", "learning_rate") == pytest.approx([0.001, 0.001])
+    assert "custom_scalars__config__" in tags  # the gaps-on-one-chart layout
+    assert scalars(run.dir / "gaps", "decomposition/variance")[-1] == pytest.approx(last.variance)
 
 
-def test_bad_gap_splits():
+def test_points_persist_and_a_resumed_log_reads_them_back(tmp_path):
+    writers = {}
+
+    def writer(subrun):
+        return writers.setdefault(subrun, tf.summary.create_file_writer(str(tmp_path / subrun)))
+
+    log = CurveLog(tmp_path, writer, resume=False)
+    log.log("a/train", "error", 1, 0.5)
+    log.log("a/train", "error", 2, 0.4)
+    log.save()
+    log.log("a/train", "error", 3, 0.3)  # not saved: lost by a crash here
+    again = CurveLog(tmp_path, writer, resume=True)
+    assert again.points("a/train", "error") == [(1, 0.5), (2, 0.4)]
+    again.log("a/train", "error", 2, 0.45)  # an epoch trained again replaces its point
+    again.save()
+    assert json.loads((tmp_path / CURVES).read_text()) == {"a/train": {"error": {"1": 0.5, "2": 0.45}}}
+    assert CurveLog(tmp_path, writer, resume=False).points("a/train", "error") == []  # a new run starts empty
+    assert again.as_dict("a") == {"a/train": {"error": [[1, 0.5], [2, 0.45]]}}
+    assert again.as_dict("b") == {}
+
+
+def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="gap_splits must name two datasets"):
-        EpochEvaluation(None, {"train": None}, prefix="x", gap_splits=("train", "dev"))
+        EpochCurves(None, {"train": None}, prefix="x", gap_splits=("train", "dev"))
+    with pytest.raises(ValueError, match="must include 'train' and 'dev'"):
+        EpochCurves(None, {"train": None}, human_error=0.1)
+    with pytest.raises(ValueError, match="Received: human_error=1.5"):
+        EpochCurves(None, {"train": None, "dev": None}, human_error=1.5)

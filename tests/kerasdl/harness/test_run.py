@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerasdl.harness.cli import experiment_parser, parse_subset
 from kerasdl.harness.run import (
-    experiment_parser,
+    changed_flags,
     new_run_dir,
-    parse_subset,
     resumable_run_dir,
     set_seeds,
     start_run,
@@ -37,10 +37,14 @@ class TestRunDirectory:
             t.join()
         assert len(set(made)) == 8
 
-    @pytest.mark.parametrize("name", ["../escape", "a/b", ""])
+    @pytest.mark.parametrize("name", ["../escape", "a/b", "", "/tmp/absolute", ".hidden", "..", "a\\b"])
     def test_rejects_bad_names(self, logdir, name):
-        with pytest.raises(ValueError, match="Received: name="):
+        with pytest.raises(ValueError, match="Received: run_name="):
             new_run_dir("exp", logdir, name=name)
+        with pytest.raises(ValueError, match="Received: run_name="):
+            resumable_run_dir("exp", logdir, name=name)
+        with pytest.raises(ValueError, match="Received: experiment_name="):
+            new_run_dir(name, logdir)
 
     def test_start_run_saves_resolved_config_and_writes_events(self, logdir):
         args = experiment_parser("exp", "doc").parse_args(["--logdir", str(logdir), "--seed", "3"])
@@ -127,26 +131,63 @@ class TestResumeRuns:
         second = self.start(logdir, "--run-name", "r")
         assert second.dir != first.dir and not second.resumed
 
-    def test_resume_reopens_the_newest_unfinished_run(self, logdir, capsys):
+    def test_resume_reopens_the_newest_unfinished_run(self, logdir):
         older = self.start(logdir, "--run-name", "older")
         newer = self.start(logdir, "--run-name", "newer", "--seed", "1")
         self.start(logdir, "--run-name", "done").finish()
         config_before = (newer.dir / "config.json").read_text()
-        resumed = self.start(logdir, "--resume", "--seed", "2")
+        resumed = self.start(logdir, "--resume", "--seed", "1")
         assert resumed.dir == newer.dir != older.dir and resumed.resumed
         assert (newer.dir / "config.json").read_text() == config_before  # nothing overwritten
         record = json.loads((newer.dir / "resume-1.json").read_text())
-        assert record["config"]["seed"] == 2
-        assert "--resume: seed was 1, now 2." in capsys.readouterr().out
+        assert record["config"]["seed"] == 1 and record["forced_changes"] == []
 
-    def test_saved_json_is_read_back_only_by_the_resumed_run(self, logdir):
-        first = self.start(logdir, "--run-name", "r")
-        assert first.saved_json("state.json") == {}  # a new run: nothing saved yet
-        first.save_json("state.json", {"done": ["a"]})
-        assert first.saved_json("state.json") == {}  # a new run does not read back its own file
-        resumed = self.start(logdir, "--resume", "--run-name", "r")
-        assert resumed.resumed and resumed.saved_json("state.json") == {"done": ["a"]}
-        assert resumed.saved_json("missing.json") == {}
+    def test_resume_with_a_changed_flag_is_one_error_line_naming_old_and_new(self, logdir, capsys):
+        run = self.start(logdir, "--run-name", "r", "--seed", "1")
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            self.start(logdir, "--resume", "--run-name", "r", "--seed", "2", "--deterministic")
+        assert exit_info.value.code == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"error: --resume of {run.dir} with other settings")
+        assert "--deterministic: False -> True; --seed: 1 -> 2" in line and "--force" in line
+        assert not list(run.dir.glob("resume-*.json"))  # refused before anything is written
+
+    def test_force_continues_and_records_the_forced_changes(self, logdir, capsys):
+        run = self.start(logdir, "--run-name", "r", "--seed", "1")
+        resumed = self.start(logdir, "--resume", "--run-name", "r", "--seed", "2", "--force")
+        assert resumed.dir == run.dir and resumed.config["seed"] == 2
+        record = json.loads((run.dir / "resume-1.json").read_text())
+        assert record["forced_changes"] == ["--seed: 1 -> 2"]
+        assert "Forced changes: --seed: 1 -> 2." in capsys.readouterr().out
+        # A forced change invalidates every saved phase: the configuration is another one.
+        assert resumed.phases.fingerprint != run.phases.fingerprint
+
+    def test_flags_declared_safe_may_change(self, logdir):
+        parser = experiment_parser("exp", "doc")
+        parser.add_argument("--epochs", type=int, default=2)
+        first = start_run("exp", vars(parser.parse_args(["--logdir", str(logdir), "--run-name", "r"])))
+        again = vars(
+            parser.parse_args(["--logdir", str(logdir), "--run-name", "r", "--resume", "--epochs", "5"])
+        )
+        resumed = start_run("exp", again, safe_to_change={"epochs"})
+        assert resumed.dir == first.dir and resumed.config["epochs"] == 5
+
+    def test_changed_flags_ignores_where_the_run_is(self):
+        saved = {"logdir": "a", "run_name": "r", "resume": False, "seed": 0, "epochs": 2}
+        now = {"logdir": "b", "run_name": None, "resume": True, "seed": 0, "epochs": 3, "force": True}
+        assert changed_flags(saved, now) == ["--epochs: 2 -> 3"]
+        assert changed_flags(saved, now, safe={"epochs"}) == []
+
+    @pytest.mark.parametrize("name", ["../x", "/tmp/absolute", "a/b"])
+    def test_bad_run_names_are_one_error_line_new_or_resumed(self, logdir, capsys, name):
+        for flags in ([], ["--resume"]):
+            with pytest.raises(SystemExit) as exit_info:
+                self.start(logdir, "--run-name", name, *flags)
+            assert exit_info.value.code == 2
+            (line,) = capsys.readouterr().err.splitlines()
+            assert line.startswith("error: Invalid run name") and repr(name) in line
+        assert not logdir.exists() or not any(logdir.rglob("*"))  # nothing written anywhere
 
     def test_a_finished_run_is_never_reopened(self, logdir, capsys):
         run = self.start(logdir, "--run-name", "r")
@@ -175,7 +216,12 @@ class TestResumeRuns:
         assert exit_info.value.code == 2
         assert capsys.readouterr().err.startswith("error: There is no run 'nope' to resume")
         assert sorted(p.name for p in (logdir / "exp").iterdir()) == ["r"]
-        assert sorted(p.name for p in run_dir.iterdir()) == ["FINISHED", "config.json"]
+        assert sorted(p.name for p in run_dir.iterdir()) == [
+            "FINISHED",
+            "config.json",
+            "phases",
+            "results.json",
+        ]
 
     def test_resume_callbacks_back_up_into_the_run(self, logdir):
         import keras
@@ -184,13 +230,19 @@ class TestResumeRuns:
         from kerasdl.training.nan_guard import NanGuard
 
         run = self.start(logdir)
-        guard, backup = run.resume_callbacks()
+        guard, backup, stop_hook = run.resume_callbacks()
         assert isinstance(guard, NanGuard) and isinstance(backup, BackupAndRestore)
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
         model.compile("sgd", "mse")
-        model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=2, callbacks=[guard, backup], verbose=0)
+        model.fit(
+            np.zeros((8, 2)), np.zeros((8, 1)), epochs=2, callbacks=[guard, backup, stop_hook], verbose=0
+        )
         assert BackupStore(run.backup_dir).latest_position()["epoch"] == 2
-        _, named = run.resume_callbacks(name="pretrain")
+        _, named, _ = run.resume_callbacks(name="pretrain")
         assert named.store.directory == run.backup_dir / "pretrain"
-        with pytest.raises(ValueError, match="Received: name='../x'"):
+        with pytest.raises(ValueError, match="Received: backup_name='../x'"):
             run.resume_callbacks(name="../x")
+        stop, _, _ = run.resume_callbacks(on_nan="stop")
+        assert isinstance(stop, keras.callbacks.TerminateOnNaN)
+        with pytest.raises(ValueError, match="Received: on_nan='ignore'"):
+            run.resume_callbacks(on_nan="ignore")

@@ -1,6 +1,5 @@
 """kerasdl.harness.variants: profile flags, the resumable variant loop, one variant's fit, the final table."""
 
-import json
 import types
 
 import keras
@@ -9,8 +8,9 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from kerasdl.harness.curves import RESULTS
-from kerasdl.harness.run import FINISHED, experiment_parser, start_run
+from kerasdl.harness.cli import experiment_parser
+from kerasdl.harness.results import read_results
+from kerasdl.harness.run import FINISHED, start_run
 from kerasdl.harness.variants import (
     add_profile_flags,
     apply_profile,
@@ -53,19 +53,19 @@ def start(logdir, *flags):
 
 
 class TestTrainVariants:
-    def test_trains_each_variant_and_saves_after_each(self, logdir):
+    def test_trains_each_variant_and_saves_it_as_a_phase(self, logdir):
         run = start(logdir)
         saved = []
 
         def train(name):
             if saved:  # the previous variant's result is on disk before the next one starts
-                assert json.loads((run.dir / RESULTS).read_text()) == saved[-1]
-            saved.append({**(saved[-1] if saved else {}), name: {"error": len(name)}})
+                assert run.phases.record(f"variant/{saved[-1]}")["result"] == {"error": len(saved[-1])}
+            saved.append(name)
             return {"error": len(name)}
 
         results = train_variants(run, ["a", "bb"], train)
         assert results == {"a": {"error": 1}, "bb": {"error": 2}}
-        assert json.loads((run.dir / RESULTS).read_text()) == results
+        assert [r["name"] for r in run.phases.records()] == ["variant/a", "variant/bb"]
 
     def test_resume_skips_the_finished_variants(self, logdir, capsys):
         first = start(logdir)
@@ -76,7 +76,6 @@ class TestTrainVariants:
         results = train_variants(resumed, ["a", "b"], lambda name: trained.append(name) or {"error": 0.25})
         assert trained == ["b"]
         assert results == {"a": {"error": 0.5}, "b": {"error": 0.25}}
-        assert "== a: finished before the interruption, skipped" in capsys.readouterr().out
 
     def test_a_new_run_ignores_an_old_runs_results(self, logdir):
         train_variants(start(logdir), ["a"], lambda name: {"error": 0.5})
@@ -128,6 +127,9 @@ class TestFitVariant:
             for name in ("first", "second")
         ]
         assert histories[0]["epoch"] == [1, 2] and len(histories[0]["dev"]["error"]) == 2
+        assert histories[0]["gap"] == pytest.approx(
+            np.subtract(histories[0]["dev"]["error"], histories[0]["train"]["error"])
+        )
         # The seed is set before each model is made: every variant starts from the same weights.
         for first, second in zip(*initial_weights, strict=True):
             np.testing.assert_array_equal(first, second)
@@ -140,6 +142,16 @@ class TestFitVariant:
             for split in ("train", "dev"):
                 tags = EventAccumulator(str(run.dir / name / split)).Reload().Tags()["tensors"]
                 assert {"loss", "error"} <= set(tags)
+
+    def test_a_variant_resumed_after_its_last_epoch_reports_every_epoch(self, logdir):
+        def fit(run, epochs):
+            return fit_variant(run, "v", tiny_data(), softmax_model, lambda: keras.optimizers.SGD(0.1),
+                               epochs=epochs, seed=0, strategy=tf.distribute.get_strategy())  # fmt: skip
+
+        straight = fit(start(logdir / "a"), 3)
+        fit(start(logdir / "b"), 3)  # stopped after its last backup, before the variant's phase was saved
+        resumed = fit(start(logdir / "b", "resume"), 3)  # trains nothing, reads every epoch back
+        assert resumed == straight and resumed["epoch"] == [1, 2, 3]
 
     def test_extra_callbacks_run_before_the_backup(self, logdir):
         run, order = start(logdir), []
@@ -158,7 +170,12 @@ class TestFitVariant:
 
 def test_finish_with_table_prints_logs_and_finishes(logdir, capsys):
     run = start(logdir)
-    finish_with_table(run, "| a | b |\n|---|---|\n", step=7)
+    results = {"adam": {"dev_error": 0.25, "status": "ok"}, "sgd": {"dev_error": None, "status": "diverged"}}
+    finish_with_table(run, "| a | b |\n|---|---|\n", results, step=7)
     assert "| a | b |" in capsys.readouterr().out
     (event,) = EventAccumulator(str(run.dir / "summary")).Reload().Tensors("summary")
     assert event.step == 7 and (run.dir / FINISHED).exists()
+    document = read_results(run.dir)
+    assert document["metrics"] == {"adam/dev_error": 0.25, "sgd/dev_error": None}
+    assert document["details"] == {"variants": results}
+    assert (run.dir / "summary.md").read_text() == "| a | b |\n|---|---|\n"

@@ -6,6 +6,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from experiments import mismatch
 from kerasdl.diagnostics import import_sheet
+from kerasdl.harness.results import read_results
 
 QUICK = ["--limit", "10000", "--epochs", "2", "--width", "8", "--batch-size", "64", "--train-eval-size", "0"]
 # The K-fold pass for train label issues on a small subset, and a short sheet to tag by hand.
@@ -15,7 +16,8 @@ QUICK += ["--label-issue-train-size", "1500", "--error-sample", "20"]
 def run_job(logdir, *extra):
     assert mismatch.main(["--logdir", str(logdir), *QUICK, *extra]) == 0
     (run_dir,) = [p for p in (logdir / "mismatch").iterdir() if p.is_dir() and p.name == extra[-1]]
-    return run_dir, json.loads((run_dir / "results.json").read_text())
+    document = read_results(run_dir)
+    return run_dir, {**document["details"], **document["metrics"]}
 
 
 def tensor_tags(run_dir, subdir):
@@ -31,7 +33,7 @@ def test_run_logs_the_decomposition_for_tensorboard(fashion_mnist_all, logdir):
     run_dir, results = run_job(logdir, "--inject-label-noise", "0.05", "--run-name", "smoke")
     for split in ("train", "train_dev", "dev", "test"):
         assert "error" in EventAccumulator(str(run_dir / split)).Reload().Tags()["tensors"]
-    decomposition = EventAccumulator(str(run_dir / "decomposition")).Reload()
+    decomposition = EventAccumulator(str(run_dir / "gaps")).Reload()
     expected = {
         f"decomposition/{g}" for g in ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
     }

@@ -8,16 +8,8 @@ import pytest
 
 from kerasdl.nn.recipes import fast_cnn
 from kerasdl.training import transfer
-from pipelines.sources import ImageSource
 
 RNG = np.random.default_rng(0)
-
-
-def _source(n_per_class: int, name: str) -> ImageSource:
-    labels = np.repeat(np.arange(10), n_per_class).astype(np.int64)
-    images = RNG.integers(0, 255, size=(len(labels), 28, 28, 1)).astype(np.uint8)
-    ids = np.array([f"{name}/{i}" for i in range(len(labels))])
-    return ImageSource(name, images, labels, ids, tuple(f"class{c}" for c in range(10)))
 
 
 @pytest.mark.parametrize("trainable_from,frozen_convs", [(None, 3), ("conv3", 2), ("all", 0)])

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import keras
 
+from kerasdl.training.saving import load_model, save_model
+
 
 def reload(model: keras.Model, directory: Path, name: str = "model.keras") -> keras.Model:
-    """Saves `model` to `directory/name` and loads it back (safe mode, no custom_objects)."""
-    path = Path(directory) / name
-    model.save(path)
-    return keras.models.load_model(path)
+    """Saves `model` to `directory/name` and loads it back through kerasdl's safe loader.
+
+    The loader accepts only allowlisted classes, so every round trip also
+    proves the allowlist covers the objects under test.
+    """
+    return load_model(save_model(model, Path(directory) / name))

@@ -53,7 +53,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasdl.training.distribute import is_chief
-from kerasdl.training.io import atomic_write_bytes, atomic_write_json
+from kerasdl.training.io import atomic_write_bytes, atomic_write_json, remove_stale_temporaries
 
 MANIFEST = "manifest.json"
 _BACKUP_FILE = re.compile(r"^backup-(\d{8})\.npz$")
@@ -189,12 +189,15 @@ class BackupStore:
         return path
 
     def _remove_unlisted(self, listed: set[str]) -> None:
-        """Deletes old backups and temporary files a killed writer left behind."""
+        """Deletes old backups and the temporary files of writers that are gone.
+
+        A temporary file of another live process is a write in progress and
+        stays (see `kerasdl.training.io.stale_temporary_files`).
+        """
         for path in self.directory.iterdir():
-            stale_backup = _BACKUP_FILE.match(path.name) and path.name not in listed
-            stale_temporary = path.name.startswith(".") and path.name.endswith(".tmp")
-            if stale_backup or stale_temporary:
+            if _BACKUP_FILE.match(path.name) and path.name not in listed:
                 path.unlink(missing_ok=True)
+        remove_stale_temporaries(self.directory)
 
     # -- restore ----------------------------------------------------------------
 
@@ -426,6 +429,13 @@ class BackupAndRestore(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self._uninstall_signal_handlers()
         self.model._initial_epoch = None
+        if self._signal is not None:
+            # Asked to stop after the last epoch's backup: stop, do not go on with what follows fit.
+            signum, self._signal = self._signal, None
+            raise TrainingInterrupted(
+                f"Training stopped on {signal.Signals(signum).name} after its last epoch; backup saved in "
+                f"{self.store.directory}. Run again with --resume to continue."
+            )
 
     @property
     def stop_requested(self) -> bool:
@@ -508,6 +518,7 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def _stop(self) -> None:
         name = signal.Signals(self._signal).name
+        self._signal = None  # handled here: on_train_end must not raise again
         self.on_train_end()  # fit() will not call it: put the signal handlers and initial epoch back
         raise TrainingInterrupted(
             f"Training stopped on {name} at epoch {self._epoch + 1}, batch {self._batches_done} "

@@ -26,6 +26,7 @@ from kerasdl.training.backup import (
 from kerasdl.training.nan_guard import NanGuard, NonFiniteLossError
 from tests.events import scalar_points
 from tests.kerasdl.training import resumable_job
+from tests.kerasdl.training.test_io import dead_pid, live_process, temporary_name
 
 EPOCHS, EXAMPLES, BATCH = 4, 200, 20
 STEPS_PER_EPOCH = EXAMPLES // BATCH
@@ -357,11 +358,22 @@ class TestBackupStore:
     def test_a_killed_writers_temporary_file_is_ignored_then_removed(self, tmp_path):
         store = BackupStore(tmp_path)
         self.save_steps(store, [1])
-        leftover = tmp_path / ".backup-00000002.npz.abc123.tmp"
+        leftover = tmp_path / temporary_name("backup-00000002.npz", dead_pid())
         leftover.write_bytes(b"PK\x03\x04 half a zip")
         assert self.restored(store)[1] == 1.0
         self.save_steps(store, [2])
         assert not leftover.exists()
+
+    @pytest.mark.skipif(os.name == "nt", reason="liveness is checked with os.kill(pid, 0) on POSIX only")
+    def test_another_live_writers_temporary_file_is_kept(self, tmp_path):
+        store = BackupStore(tmp_path)
+        self.save_steps(store, [1])
+        with live_process() as pid:
+            in_progress = tmp_path / temporary_name("backup-00000002.npz", pid)
+            in_progress.write_bytes(b"PK\x03\x04 being written")
+            self.save_steps(store, [2])
+            assert in_progress.read_bytes() == b"PK\x03\x04 being written"
+        assert self.restored(store)[1] == 2.0
 
     @pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
     def test_corrupt_newest_falls_back_to_the_previous_with_a_warning(self, tmp_path, damage):

@@ -37,7 +37,9 @@ def run_job(logdir, *flags, stop=None) -> subprocess.CompletedProcess:
     if stop is not None:
         env["KERASDL_STOP_AT"] = stop
     command = [sys.executable, "-m", "experiments.mismatch", "--logdir", str(logdir), *QUICK, *flags]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(0o022)
+    )
 
 
 def stopped_by_request(result: subprocess.CompletedProcess, signame: str) -> bool:
@@ -80,3 +82,14 @@ def test_stop_at_every_phase_then_resume_ends_like_an_uninterrupted_run(chain, u
         points = dict(scalar_points(run_dir / split, "error"))  # the reference (a redone epoch rewrites it)
         assert points == dict(scalar_points(uninterrupted / split, "error"))
     assert not list(run_dir.rglob("*.tmp"))
+
+
+def test_every_artifact_of_a_finished_run_is_readable_by_others_and_no_temporary_is_left(uninterrupted):
+    files = [path for path in uninterrupted.rglob("*") if path.is_file()]
+    assert {"config.json", "curves.json", "results.json", "summary.md", "FINISHED", "dev_errors.csv"} <= {
+        path.name for path in files
+    }
+    unreadable = [f"{path.relative_to(uninterrupted)} {path.stat().st_mode & 0o777:o}" for path in files
+                  if path.stat().st_mode & 0o044 != 0o044]  # fmt: skip
+    assert unreadable == []  # written under umask 022: group and others may read every file
+    assert not [path for path in files if ".tmp" in path.name]

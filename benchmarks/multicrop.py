@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -41,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from experiments import augmentation
+from kerasdl.harness.results import read_results
 
 
 def main(argv=None) -> int:
@@ -53,8 +53,8 @@ def main(argv=None) -> int:
         status = augmentation.main(["--logdir", logdir, "--run-name", known.run_name, *passed_on])
         if status:
             return status
-        results = json.loads((Path(logdir) / "augmentation" / known.run_name / "results.json").read_text())
-    multicrop, ensemble, table = results["multicrop"], results["ensemble"], results["table"]
+        results = read_results(Path(logdir) / "augmentation" / known.run_name)
+    multicrop, ensemble = results["details"]["multicrop"], results["details"]["ensemble"]
     print(f"multicrop_crops: {multicrop['crops']}")
     print(f"multicrop_time_ratio: {multicrop['time_ratio']:.2f}")
     print(f"multicrop_single_accuracy: {multicrop['single_accuracy']:.4f}")
@@ -69,8 +69,7 @@ def main(argv=None) -> int:
     print(f"ensemble_accuracy_gain_over_best: {ensemble['gain_over_best']:+.4f}")
     print(f"ensemble_over_best_mcnemar_p: {ensemble['p_value_over_best']:.3g}")
     print(f"ensemble_predict_time_ratio: {ensemble['cost_ratio_predict']:.2f}")
-    augmented, baseline = table["augmentation"]["accuracy"], table["baseline"]["accuracy"]
-    print(f"augmentation_accuracy_gain: {augmented - baseline:+.4f}")
+    print(f"augmentation_accuracy_gain: {results['metrics']['augmentation/vs_baseline']:+.4f}")
     return 0
 
 

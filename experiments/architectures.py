@@ -7,39 +7,47 @@ network, the test accuracy, the number of parameters and the seconds per
 epoch, so the HParams dashboard can set accuracy against size and cost.
 
 Run:
-    python -m experiments.architectures                  # ~5 min on 2 CPU cores (12,000 images, 2 epochs)
+    python -m experiments.architectures                  # default profile: 12,000 images, 2 epochs
     python -m experiments.architectures --profile full   # all 60,000 images, 10 epochs
     python -m experiments.architectures --models lenet5,alexnet_small --epochs 3
+    python -m experiments.architectures --resume --epochs 4   # continue the last run, longer
     tensorboard --logdir logs/architectures
 
-In TensorBoard: HParams (Table view / Parallel coordinates) has one row
-per network (hyperparameter "network") with test_accuracy, parameters and seconds_per_epoch; Time
-Series overlays "epoch_accuracy" and "epoch_loss" of <model>/train and
-<model>/validation (the test set); "seconds_per_epoch" per network; Text
-"summary" is the results table.
+In TensorBoard: HParams (Table view / Parallel coordinates) has one row per
+network (hyperparameter "network") with test_accuracy, parameters and
+seconds_per_epoch. Time Series overlays, after every epoch, "loss" and
+"error" (1 - accuracy) of the runs <network>/train (a fixed subset of the
+training images, in inference mode) and <network>/test, "gap" (test error -
+train error) of <network>/gaps, and "seconds_per_epoch" (training only) of
+<network>/train. Text "summary" is the results table.
+
+Each network is one phase of the run: `--resume` continues the network that
+was training when the run stopped and does not train the finished ones again.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasdl.harness.cli import experiment_parser, fail, parse_subset
 from kerasdl.harness.comparison import finish_comparison
-from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.harness.curves import CurveLog, EpochCurves, epoch_history
+from kerasdl.harness.run import Run, start_run
 from kerasdl.nn.architectures import SMALL_BUILDERS
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
-from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, fashion_mnist
 
 EXPERIMENT = "architectures"
 DEFAULT_MODELS = ("lenet5", "vgg_small", "resnet_small", "inception_small")
-PROGRESS = "networks.json"  # the rows of the networks done so far, saved after each
 PROFILES = {"default": (12_000, 2), "full": (60_000, 10)}  # training images, epochs
+SPLITS = ("train", "test")  # the curves of every network: train error against test error
 
 
 def build_parser():
@@ -52,6 +60,10 @@ def build_parser():
                         help=f"comma-separated networks from {sorted(SMALL_BUILDERS)}")  # fmt: skip
     parser.add_argument("--limit", type=int, default=None, help="training images (overrides the profile)")
     parser.add_argument("--test-limit", type=int, default=10_000, help="test images to evaluate on")
+    parser.add_argument(
+        "--train-eval-size", type=int, default=2_000,
+        help="training error is measured after every epoch on the first N training images",
+    )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=None, help="epochs per network (overrides the profile)")
     parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
@@ -59,89 +71,116 @@ def build_parser():
     return parser
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Seconds of each training epoch (evaluation excluded), also logged as a scalar."""
+@dataclass
+class Data:
+    """What every network sees: its own copy of the training batches, and the curves' two sets."""
 
-    def __init__(self, writer):
+    train: ImageSource
+    standardizer: Standardizer
+    batch_size: int
+    seed: int
+    train_eval: tf.data.Dataset
+    test: tf.data.Dataset
+
+    def fresh_train(self) -> tf.data.Dataset:
+        """Shuffled training batches whose k-th epoch is the same for every network.
+
+        A new copy per network: one shared dataset would give each network
+        the passes after the previous network's, so a network would train on
+        other batches when a resumed run skips the finished ones.
+        """
+        return to_dataset(
+            self.train, self.batch_size, shuffle=True, seed=self.seed, standardizer=self.standardizer
+        )
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Seconds of each training epoch (evaluation excluded), logged as the curve "seconds_per_epoch".
+
+    Put it before `EpochCurves`, which saves the epoch's points.
+    """
+
+    def __init__(self, curves: CurveLog, subrun: str):
         super().__init__()
-        self.writer, self.seconds = writer, []
+        self.curves, self.subrun = curves, subrun
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._end = time.perf_counter()  # the last batch's end: validation comes after
+        self._end = time.perf_counter()  # the last batch's end: the curves' evaluation comes after
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(self._end - self._start)
-        with self.writer.as_default():
-            tf.summary.scalar("seconds_per_epoch", self.seconds[-1], step=epoch)
+        self.curves.log(self.subrun, "seconds_per_epoch", epoch + 1, self._end - self._start)
+
+
+def train_network(run: Run, name: str, data: Data, args) -> dict:
+    """Trains one network from the run's seed; returns its row of the comparison table."""
+    keras.utils.set_random_seed(args.seed)
+    model = SMALL_BUILDERS[name]()
+    model.compile(
+        keras.optimizers.Adam(args.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    print(f"== {name}: {model.count_params():,} parameters", flush=True)
+    train = data.fresh_train()
+    curves = EpochCurves(
+        run.curves, {"train": data.train_eval, "test": data.test}, prefix=name, gap_splits=SPLITS
+    )
+    callbacks = [
+        EpochTimer(run.curves, f"{name}/train"),  # before the curves, which save the epoch's points
+        curves,
+        *run.resume_callbacks(train, name=name),  # last: the backup follows the epoch's points
+    ]
+    # The dataset reshuffles itself every epoch; shuffle=False stops Keras warning that it cannot.
+    model.fit(train, epochs=args.epochs, callbacks=callbacks, shuffle=False,
+              verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
+    # Read back from the run: every epoch, also those trained before a resume.
+    history = epoch_history(run.curves, SPLITS, prefix=name)
+    row = {
+        "network": name,
+        "parameters": model.count_params(),
+        "test_accuracy": 1.0 - history["test"]["error"][-1],
+        "seconds_per_epoch": float(np.median(run.curves.values(f"{name}/train", "seconds_per_epoch"))),
+    }
+    keras.backend.clear_session()
+    return row
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     models = parse_subset("--models", args.models, sorted(SMALL_BUILDERS))
     limit, epochs = PROFILES[args.profile]
-    limit, epochs = args.limit or limit, args.epochs or epochs
-    if limit < 1 or epochs < 1 or args.test_limit < 1:
-        fail("--limit, --test-limit and --epochs must be >= 1")
+    args.limit, args.epochs = args.limit or limit, args.epochs or epochs
+    if min(args.limit, args.epochs, args.test_limit, args.train_eval_size) < 1:
+        fail("--limit, --test-limit, --train-eval-size and --epochs must be >= 1")
     try:
-        train, test = (
-            fashion_mnist("train", data_dir=args.data_dir),
-            fashion_mnist("test", data_dir=args.data_dir),
-        )
+        train, test = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
     except (SourceMissingError, SourceCorruptError) as error:
         fail(str(error))
-    train, test = (
-        train.take(np.arange(min(limit, len(train)))),
-        test.take(np.arange(min(args.test_limit, len(test)))),
-    )
+    train = train.take(np.arange(min(args.limit, len(train))))
+    test = test.take(np.arange(min(args.test_limit, len(test))))
 
-    run = start_run(EXPERIMENT, vars(args))
+    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
     standardizer = Standardizer.fit(train.images)
-    train_data = to_dataset(train, args.batch_size, shuffle=True, seed=args.seed, standardizer=standardizer)
-    test_data = to_dataset(test, 500, standardizer=standardizer)
-    # --resume: networks finished before the interruption are not trained again.
-    done = (
-        json.loads((run.dir / PROGRESS).read_text()) if run.resumed and (run.dir / PROGRESS).exists() else {}
+    data = Data(
+        train=train,
+        standardizer=standardizer,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        train_eval=to_dataset(
+            train.take(np.arange(min(args.train_eval_size, len(train)))), 500, standardizer=standardizer
+        ),
+        test=to_dataset(test, 500, standardizer=standardizer),
     )
-    rows = []
-    for name in models:
-        if name in done:
-            rows.append(done[name])
-            continue
-        keras.utils.set_random_seed(args.seed)
-        model = SMALL_BUILDERS[name]()
-        model.compile(
-            keras.optimizers.Adam(args.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        print(f"== {name}: {model.count_params():,} parameters", flush=True)
-        writer = run.writer(name)
-        timer = EpochTimer(writer)
-        board = keras.callbacks.TensorBoard(str(run.dir / name), write_graph=False)
-        # Backups last, after the callbacks that write the epoch's points; one backup folder per network.
-        callbacks = [timer, board, *run.resume_callbacks(train_data, name=name)]
-        model.fit(train_data, validation_data=test_data, epochs=epochs, callbacks=callbacks, shuffle=False,
-                  verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
-        # From evaluation, not fit's history: a fit resumed after its last epoch trains (and records) nothing.
-        _, accuracy = model.evaluate(test_data, verbose=0)
-        rows.append({
-            "network": name,
-            "parameters": model.count_params(),
-            "test_accuracy": float(accuracy),
-            # The epochs timed in this process: after a resume, those run since.
-            "seconds_per_epoch": float(np.median(timer.seconds)) if timer.seconds else float("nan"),
-        })  # fmt: skip
-        done[name] = rows[-1]
-        run.save_json(PROGRESS, done)
-        keras.backend.clear_session()
+    rows = [run.once(f"network/{name}", train_network, run, name, data, args) for name in models]
 
     title = (
-        f"{len(train):,} training images, {epochs} epochs, batch {args.batch_size}, Adam {args.learning_rate}"
+        f"{len(train):,} training images, {args.epochs} epochs, batch {args.batch_size}, "
+        f"Adam {args.learning_rate}"
     )
-    finish_comparison(run, "network", rows, title=title, step=epochs)
+    finish_comparison(run, "network", rows, title=title, step=args.epochs)
     return 0
 
 

@@ -12,8 +12,9 @@ Four methods, one table:
    no augmentation;
 2. augmentation: the same CNN trained on random 24x24 crops with the other
    augmentations of `--augment`, evaluated on the centre crop;
-3. augmentation + 10-crop: model 2 evaluated on the 4 corner and the centre
-   24x24 crops of each 28x28 test image, each also mirrored, averaged;
+3. multicrop (augmentation + 10-crop): model 2 evaluated on the 4 corner and
+   the centre 24x24 crops of each 28x28 test image, each also mirrored,
+   averaged;
 4. ensemble: `--members` networks trained like model 2 with different seeds
    (model 2 is the first), outputs averaged, evaluated on the centre crop.
 
@@ -26,64 +27,60 @@ the centre crop, the view a single-crop evaluation uses.
 The default (quick) profile: 4,000 training images, 30 epochs, Adam 3e-3
 with cosine decay, `--augment crop=0,flip=0.5` (AlexNet's pair: random
 24x24 windows, i.e. shifts of +-2 px, and mirroring, which the 10 crops
-undo). Measured in one run on 2 idle CPU cores (225 s), test accuracy:
-baseline 0.862 (train 0.999, dev 0.874: it overfits), augmentation 0.856
-(train 0.888 on augmented batches, dev 0.857: no train/dev gap, but still
-fitting), augmentation + 10-crop 0.857 (+0.001: 231 predictions wrong ->
-right, 219 right -> wrong, 7.4x the predict time), ensemble of 3 0.854
-(members 0.856, 0.845, 0.853: +0.003 over the mean member, -0.002 against
-the best). A run before the batch order changed (session 2) measured
-0.862 / 0.853 / 0.856 / 0.860, so the 10-crop and ensemble gains on this
-profile are within what one run's batch order moves (one standard error of
-an accuracy on 10,000 test images is about 0.0035). So on this budget
-augmentation does not yet pay: it removes the variance but costs bias, and
-the gap shrinks with training (-0.022 after 20 epochs, -0.006 to -0.009
-after 30). Trials of 20 epochs did not
-change the sign: mirroring alone +0.002 (noise), shifts of +-1 px and
-mirroring -0.004, 2,000 images for 40 epochs -0.007, a third conv block or a
-global-average-pooling head -0.01; the former default (rotation 5 and colour
-shift 10 on top) lost 0.035 in 10 epochs. Two reasons: Fashion-MNIST clothes fill
-the 28x28 frame, so a 24x24 window cuts up to 4 px off one side (a baseline
-on the full 28x28 images scores 0.872 against 0.859 on the centre crop, and
-pad-then-crop at 28x28 with mirroring still lost 0.008); and the test
-images are centred and left-facing, so the invariances taught buy little
-until the augmented model has fitted them (its training accuracy on centre
-crops is 0.88-0.90 against the baseline's 0.97-1.00).
+undo). What to look for: whether augmentation closes the baseline's
+train/dev gap, and whether it then costs training error (bias) instead;
+whether the 10 crops and the ensemble gain more than one run's batch order
+moves (one standard error of an accuracy on 10,000 test images is
+sqrt(p (1 - p) / 10,000)), and at what prediction cost.
 
 Run:
-    python -m experiments.augmentation                    # quick profile, ~6 min on 2 CPU cores
-    python -m experiments.augmentation --profile full     # 50,000 images, 15 epochs (~1 h on 2 cores)
+    python -m experiments.augmentation                    # quick profile: 4,000 images, 30 epochs
+    python -m experiments.augmentation --profile full     # 50,000 images, 15 epochs
     python -m experiments.augmentation --augment "crop=0,flip=0.5,warp=1.5" --members 5
     python -m experiments.augmentation --offline-copies 2   # augment once, to disk, then train
+    python -m experiments.augmentation --resume --layout 5  # finish the last run, another layout
     tensorboard --logdir logs/augmentation
 
 In TensorBoard: Images "augmentation/examples" (each row an image, then five
 augmented versions of it) and "multicrop/ten_crops" (the ten crops of two
-test images); Scalars "epoch_accuracy" and "epoch_loss" for each network's
-train and validation (dev, centre crop) curves: compare the train/validation
-gap of baseline/ with augmented_seed0/; "test/accuracy",
-"cost/train_seconds", "cost/predict_seconds" and "cost/parameters" with one
-point per method (runs results/<method>), "ensemble/member_accuracy" per
-member; Text "summary" holds the table and the 10-crop flip counts.
+test images). Time Series overlays, after every epoch, "loss" and "error"
+(1 - accuracy) of each network's runs <network>/train (a fixed subset of the
+training images, centre crop, in inference mode) and <network>/dev (dev,
+centre crop), and "gap" (dev error - train error) of <network>/gaps:
+compare baseline/ with augmented_seed0/. HParams (Table view) has one row
+per method (hyperparameter "method") with test_accuracy, vs_baseline,
+train_seconds, predict_seconds and parameters; Text "summary" holds the
+table, the 10-crop flip counts and the ensemble's members.
+
+Results (results.json): metrics "<method>/<figure>" for the four methods,
+plus "multicrop/gain", "multicrop/p_value", "multicrop/time_ratio",
+"ensemble/gain", "ensemble/gain_over_best", "ensemble/p_value_over_best" and
+"ensemble/cost_ratio_predict"; details "rows" (the table), "multicrop",
+"multicrop_baseline" and "ensemble" (the full reports) and "augmenter".
 """
 
 from __future__ import annotations
 
+import functools
 import sys
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.evaluation.ensemble import evaluate_ensemble, train_members
-from kerasdl.evaluation.multicrop import crop_layout, evaluate_multicrop, extract_crops
-from kerasdl.harness.run import experiment_parser, fail, start_run
-from kerasdl.training.distribute import is_chief, make_strategy
+from kerasdl.evaluation.ensemble import Member, evaluate_ensemble, train_members
+from kerasdl.evaluation.multicrop import CropLayout, crop_layout, evaluate_multicrop, extract_crops
+from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness.comparison import log_comparison
+from kerasdl.harness.curves import EpochCurves
+from kerasdl.harness.run import Run, start_run
+from kerasdl.training.distribute import make_strategy
 from pipelines.augment import STRENGTH_MEANING, Augmenter
 from pipelines.datasets import read_augmented, to_dataset, write_augmented
 from pipelines.normalize import Standardizer
-from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, fashion_mnist
 from pipelines.splits import split_by_hash
 
 EXPERIMENT = "augmentation"
@@ -91,6 +88,11 @@ EXPERIMENT = "augmentation"
 PROFILES = {"quick": (4_000, 2_000, 10_000, 30), "full": (50_000, 10_000, 10_000, 15)}
 # AlexNet's pair: random 24x24 windows (shifts of +-2 px) and mirroring, exactly what the 10 crops undo.
 DEFAULT_AUGMENT = "crop=0,flip=0.5"
+SPLITS = ("train", "dev")  # the curves of every network: train error against dev error
+AUGMENTED_COPIES = "augmented_train.npz"  # --offline-copies: the augmented training set, in the run
+# Flags a resumed run may change: they only change the test-time evaluation and the example images.
+# (Not --epochs: the cosine decay reaches 0 at the last step, so more epochs is another schedule.)
+SAFE_TO_CHANGE = {"layout", "aggregate", "examples"}
 
 
 def build_parser():
@@ -134,6 +136,12 @@ def build_parser():
         "and train the augmented models on them (augmentation on disk) instead of online",
     )
     augment.add_argument("--examples", type=int, default=8, help="images shown augmented in TensorBoard")
+    data.add_argument(
+        "--train-eval-size",
+        type=int,
+        default=2_000,
+        help="training error is measured after every epoch on the first N training images (centre crop)",
+    )
     train = parser.add_argument_group("training")
     train.add_argument(
         "--epochs", type=int, default=None, help="passes over the training set (default: from --profile)"
@@ -194,24 +202,198 @@ def log_examples(run, images: np.ndarray, augmenter: Augmenter, layout, count: i
         tf.summary.image("multicrop/ten_crops", mosaic([list(c) for c in crops], images.shape[1]), step=0)
 
 
+@dataclass
+class Data:
+    """The images every network is trained and measured on.
+
+    Attributes:
+        train: the training images (uint8, full size).
+        standardizer: the training set's per-channel statistics.
+        centre: images [B, H, W, C] -> their centre crops, what the
+            baseline trains on and every curve measures.
+        train_eval: a fixed subset of `train`, centre crops, for the curves.
+        dev: the dev images, centre crops, for the curves.
+    """
+
+    train: ImageSource
+    standardizer: Standardizer
+    centre: Callable[[tf.Tensor], tf.Tensor]
+    train_eval: tf.data.Dataset
+    dev: tf.data.Dataset
+
+
+def centre_crop(images: tf.Tensor, layout: CropLayout) -> tf.Tensor:
+    """The first crop of `layout` of each image: with layout "1", the centre window."""
+    return extract_crops(images, layout)[:, 0]
+
+
+def augment_on_disk(run: Run, train: ImageSource, augmenter: Augmenter, copies: int, seed: int) -> dict:
+    """Writes `copies` augmented versions of the training set into the run (augmentation "on the disk")."""
+    path = write_augmented(train, augmenter, run.dir / AUGMENTED_COPIES, copies, seed)
+    print(f"Wrote {copies * len(train)} augmented training images to {path}")
+    return {"file": AUGMENTED_COPIES, "images": copies * len(train)}
+
+
+def compiled_model(args, data: Data, strategy: tf.distribute.Strategy, steps: int, seed: int) -> keras.Model:
+    """The CNN, compiled with Adam on a cosine decay to 0 at step `steps` (`train_members` seeds it first).
+
+    The learning rate is a function of the step, so a resumed network, whose
+    optimizer step is restored, continues on the same schedule.
+    """
+    _, _, channels = data.train.image_shape
+    with strategy.scope():
+        model = build_model(args.crop_size, channels, data.train.num_classes, args.width)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
+            ),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    return model
+
+
+def fit_model(
+    run: Run,
+    args,
+    data: Data,
+    source: ImageSource,
+    augment: Callable[[tf.Tensor], tf.Tensor] | None,
+    name: str,
+    model: keras.Model,
+    seed: int,
+) -> None:
+    """Trains `model` on `source` (seeded order and augmentation), as the run phase `train/<name>`.
+
+    `name` may hold "{seed}"; it names the network's curves and backup folder.
+    """
+    name = name.format(seed=seed)
+    batches = to_dataset(
+        source, args.batch_size, shuffle=True, seed=seed, standardizer=data.standardizer, augment=augment
+    )
+    curves = EpochCurves(
+        run.curves, {"train": data.train_eval, "dev": data.dev}, prefix=name, gap_splits=SPLITS
+    )
+    print(f"\n== training {name}", flush=True)
+    with run.phase(f"train/{name}"):  # a fit that had finished trains no more and restores its weights
+        model.fit(
+            batches,
+            epochs=args.epochs,
+            # Backups last, after the epoch's points; one backup folder per network.
+            callbacks=[curves, *run.resume_callbacks(batches, name=name)],
+            shuffle=False,  # the dataset reshuffles itself every epoch
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+
+
+def train_networks(run: Run, args, data: Data, augmented: ImageSource, online: Augmenter | None):
+    """The baseline (centre crops) and the `--members` augmented networks; the first member is model 2."""
+    strategy = make_strategy(args.strategy)
+
+    def steps(source: ImageSource) -> int:
+        return args.epochs * -(-len(source) // args.batch_size)
+
+    baseline = train_members(
+        functools.partial(compiled_model, args, data, strategy, steps(data.train)),
+        functools.partial(fit_model, run, args, data, data.train, data.centre, "baseline"),
+        [args.seed],
+    )[0]
+    members = train_members(
+        functools.partial(compiled_model, args, data, strategy, steps(augmented)),
+        functools.partial(fit_model, run, args, data, augmented, online, "augmented_seed{seed}"),
+        [args.seed + k for k in range(args.members)],
+    )
+    return baseline, members
+
+
+def evaluate_methods(args, data: Data, test: ImageSource, baseline: Member, members: list[Member]) -> dict:
+    """The four methods on the test set: their rows and the multi-crop and ensemble reports (JSON)."""
+    print("\n== evaluating on the test set", flush=True)
+    images, labels, crop = data.standardizer(test.images), test.labels, (args.crop_size, args.crop_size)
+    base_tta = evaluate_multicrop(baseline.model, images, labels, crop, args.layout, args.aggregate)
+    tta = evaluate_multicrop(members[0].model, images, labels, crop, args.layout, args.aggregate)
+    ensemble = evaluate_ensemble(members, data.centre(images).numpy(), labels)
+    parameters, reference = baseline.model.count_params(), base_tta.single_accuracy
+    augmented, combined = members[0], ensemble.ensemble
+    figures = {  # method: (test accuracy, train seconds, predict seconds, parameters)
+        "baseline": (reference, baseline.train_seconds, base_tta.single_seconds, parameters),
+        "augmentation": (tta.single_accuracy, augmented.train_seconds, tta.single_seconds, parameters),
+        "multicrop": (tta.multi_accuracy, augmented.train_seconds, tta.multi_seconds, parameters),
+        "ensemble": (
+            combined.accuracy,
+            combined.train_seconds,
+            combined.predict_seconds,
+            combined.parameters,
+        ),
+    }
+    rows = [
+        {
+            "method": method,
+            "test_accuracy": float(accuracy),
+            "vs_baseline": float(accuracy - reference),
+            "train_seconds": float(train_seconds),
+            "predict_seconds": float(predict_seconds),
+            "parameters": int(count),
+        }
+        for method, (accuracy, train_seconds, predict_seconds, count) in figures.items()
+    ]
+    return {
+        "rows": rows,
+        "multicrop": tta.to_dict(),
+        "multicrop_baseline": base_tta.to_dict(),
+        "ensemble": ensemble.to_dict(),
+    }
+
+
+def flat_metrics(evaluation: dict) -> dict[str, float]:
+    """ "<method>/<figure>" for every row, and the multi-crop and ensemble figures the lesson weighs."""
+    metrics = {
+        f"{row['method']}/{name}": value
+        for row in evaluation["rows"]
+        for name, value in row.items()
+        if name != "method"
+    }
+    for report, names in (
+        ("multicrop", ("gain", "p_value", "time_ratio")),
+        ("ensemble", ("gain", "gain_over_best", "p_value_over_best", "cost_ratio_predict")),
+    ):
+        metrics.update({f"{report}/{name}": evaluation[report][name] for name in names})
+    return metrics
+
+
+def summary_text(title: str, table: str, evaluation: dict, layout: CropLayout, args) -> str:
+    multicrop, baseline, ensemble = (evaluation[k] for k in ("multicrop", "multicrop_baseline", "ensemble"))
+    members = ", ".join(f"{member['accuracy']:.4f}" for member in ensemble["members"])
+    return "\n".join(
+        [
+            f"# {title}",
+            "",
+            table,
+            "",
+            f"multicrop = the augmented model on {len(layout)} crops ({args.aggregate}): "
+            f"{multicrop['gain']:+.4f} accuracy; {multicrop['wrong_to_right']} predictions wrong -> right, "
+            f"{multicrop['right_to_wrong']} right -> wrong (McNemar p = {multicrop['p_value']:.2g}); "
+            f"predict time x{multicrop['time_ratio']:.1f}.",
+            f"{len(layout)} crops on the baseline (trained on centre crops only): {baseline['gain']:+.4f}.",
+            f"Ensemble members: {members}; ensemble {ensemble['ensemble']['accuracy']:.4f} "
+            f"({ensemble['gain']:+.4f} over the mean member, "
+            f"{ensemble['gain_over_best']:+.4f} over the best, "
+            f"McNemar p = {ensemble['p_value_over_best']:.2g}); "
+            f"predict time x{ensemble['cost_ratio_predict']:.1f}.",
+            "Timings are wall time on a possibly shared machine.",
+        ]
+    )
+
+
 def main(argv=None) -> int:
-    started = time.time()
     args = build_parser().parse_args(argv)
     train_size, dev_size, test_size, epochs = PROFILES[args.profile]
     args.train_size = args.train_size or train_size
     args.dev_size = args.dev_size or dev_size
     args.test_size = args.test_size or test_size
     args.epochs = args.epochs or epochs
-    for name in (
-        "train_size",
-        "dev_size",
-        "test_size",
-        "epochs",
-        "batch_size",
-        "width",
-        "members",
-        "crop_size",
-    ):
+    for name in ("train_size", "dev_size", "test_size", "train_eval_size", "epochs", "batch_size", "width",
+                 "members", "crop_size"):  # fmt: skip
         if getattr(args, name) < 1:
             fail(f"--{name.replace('_', '-')} must be positive. Received: {getattr(args, name)}")
     try:
@@ -222,153 +404,52 @@ def main(argv=None) -> int:
     train = parts["train"].take(np.arange(min(args.train_size, len(parts["train"]))))
     dev = parts["dev"].take(np.arange(min(args.dev_size, len(parts["dev"]))))
     test = test.take(np.arange(min(args.test_size, len(test))))
-    height, width, channels = train.image_shape
     crop = (args.crop_size, args.crop_size)
     try:
         augmenter = Augmenter.from_spec(args.augment, crop_size=crop, train_images=train.images)
-        centre = crop_layout((height, width), crop, "1")
-        layout = crop_layout((height, width), crop, args.layout)
+        centre = crop_layout(train.image_shape[:2], crop, "1")
+        layout = crop_layout(train.image_shape[:2], crop, args.layout)
     except ValueError as error:
         fail(str(error))
-    run = start_run(EXPERIMENT, vars(args))
+
+    run = start_run(EXPERIMENT, vars(args), safe_to_change=SAFE_TO_CHANGE)
     print(
         f"Run directory: {run.dir}\ntrain {len(train)}, dev {len(dev)}, test {len(test)} images; "
         f"augmentation {augmenter.describe()['ops']}"
     )
+    run.once("examples", log_examples, run, test.images, augmenter, layout, args.examples)
     standardizer = Standardizer.fit(train.images)
-    if is_chief() and not run.resumed:  # logged once, not again on --resume
-        log_examples(run, test.images, augmenter, layout, args.examples)
+    centre_of = functools.partial(centre_crop, layout=centre)
+    train_eval = train.take(np.arange(min(args.train_eval_size, len(train))))
+    data = Data(
+        train=train,
+        standardizer=standardizer,
+        centre=centre_of,
+        train_eval=to_dataset(train_eval, 512, standardizer=standardizer, augment=centre_of),
+        dev=to_dataset(dev, 512, standardizer=standardizer, augment=centre_of),
+    )
 
-    def centre_crop(images):
-        return extract_crops(images, centre)[:, 0]
-
-    validation = to_dataset(dev, 512, standardizer=standardizer, augment=centre_crop)
-    strategy = make_strategy(args.strategy)
-
-    def builder(source):
-        # The learning rate is a function of the step (cosine decay to 0 at the last step), so a resumed
-        # run, whose optimizer step is restored, continues on the same schedule.
-        steps = args.epochs * -(-len(source) // args.batch_size)
-        return lambda seed: build(keras.optimizers.schedules.CosineDecay(args.learning_rate, steps))
-
-    def build(learning_rate):
-        with strategy.scope():
-            model = build_model(args.crop_size, channels, train.num_classes, args.width)
-            model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
-        return model
-
-    def fitter(name_of, augment, source=train):
-        def fit(model, seed):
-            data = to_dataset(
-                source, args.batch_size, shuffle=True, seed=seed, standardizer=standardizer, augment=augment
-            )
-            print(f"\n== training {name_of(seed)}")
-            tensorboard = keras.callbacks.TensorBoard(str(run.dir / name_of(seed)), write_graph=False)
-            model.fit(
-                data,
-                epochs=args.epochs,
-                validation_data=validation,
-                # Backups last, after TensorBoard's epoch points; one backup folder per model.
-                callbacks=[tensorboard, *run.resume_callbacks(data, name=name_of(seed))],
-                shuffle=False,
-                verbose=1 if sys.stdout.isatty() else 2,
-            )
-
-        return fit
-
-    augmented_source, online = train, augmenter
+    augmented, online = train, augmenter
     if args.offline_copies > 0:
-        path = run.dir / "augmented_train.npz"
-        if not (run.resumed and path.exists()):  # the same seed writes the same copies: reuse them
-            path = write_augmented(train, augmenter, path, args.offline_copies, args.seed)
-        augmented_source, online = read_augmented(path), None
-        print(f"Wrote {len(augmented_source)} augmented training images to {path}")
-
-    baseline = train_members(builder(train), fitter(lambda s: "baseline", centre_crop), [args.seed])[0]
-    seeds = [args.seed + k for k in range(args.members)]
-    members = train_members(
-        builder(augmented_source), fitter(lambda s: f"augmented_seed{s}", online, augmented_source), seeds
-    )
-
-    test_images, test_labels = standardizer(test.images), test.labels
-    print("\n== evaluating on the test set")
-    base_tta = evaluate_multicrop(baseline.model, test_images, test_labels, crop, args.layout, args.aggregate)
-    tta = evaluate_multicrop(members[0].model, test_images, test_labels, crop, args.layout, args.aggregate)
-    ensemble = evaluate_ensemble(members, centre_crop(test_images).numpy(), test_labels)
-    parameters = baseline.model.count_params()
-    rows = {
-        "baseline": (base_tta.single_accuracy, baseline.train_seconds, base_tta.single_seconds, parameters),
-        "augmentation": (tta.single_accuracy, members[0].train_seconds, tta.single_seconds, parameters),
-        f"augmentation + {len(layout)}-crop": (
-            tta.multi_accuracy,
-            members[0].train_seconds,
-            tta.multi_seconds,
-            parameters,
-        ),
-        f"ensemble of {args.members}": (
-            ensemble.ensemble.accuracy,
-            ensemble.ensemble.train_seconds,
-            ensemble.ensemble.predict_seconds,
-            ensemble.ensemble.parameters,
-        ),
-    }
-    base_accuracy = rows["baseline"][0]
-    table = [
-        "| method | test accuracy | vs baseline | train s | predict s | parameters |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, (accuracy, train_s, predict_s, params) in rows.items():
-        table.append(
-            f"| {name} | {accuracy:.4f} | {accuracy - base_accuracy:+.4f} | {train_s:.0f} | "
-            f"{predict_s:.2f} | {params:,} |"
+        copies = run.once(
+            "augmented_copies", augment_on_disk, run, train, augmenter, args.offline_copies, args.seed
         )
-        with run.writer(f"results/{name.replace(' ', '_').replace('+', 'plus')}").as_default():
-            tf.summary.scalar("test/accuracy", accuracy, step=0)
-            tf.summary.scalar("cost/train_seconds", train_s, step=0)
-            tf.summary.scalar("cost/predict_seconds", predict_s, step=0)
-            tf.summary.scalar("cost/parameters", params, step=0)
-    with run.writer("results/ensemble_members").as_default():
-        for k, scores in enumerate(ensemble.members):
-            tf.summary.scalar("ensemble/member_accuracy", scores.accuracy, step=k)
-    summary = "\n".join(
-        [
-            f"# Augmentation, {len(layout)}-crop and ensembles on Fashion-MNIST ({len(test)} test images)",
-            "",
-            *table,
-            "",
-            f"{len(layout)}-crop ({args.aggregate}) on the augmented model: {tta.gain:+.4f} accuracy; "
-            f"{tta.wrong_to_right} predictions wrong -> right, {tta.right_to_wrong} right -> wrong "
-            f"(McNemar p = {tta.p_value:.2g}); predict time x{tta.time_ratio:.1f} for {tta.crops} crops.",
-            f"{len(layout)}-crop on the baseline (trained on centre crops only): {base_tta.gain:+.4f}.",
-            f"Ensemble members: {', '.join(f'{s.accuracy:.4f}' for s in ensemble.members)}; ensemble "
-            f"{ensemble.ensemble.accuracy:.4f} ({ensemble.gain:+.4f} over the mean member, "
-            f"{ensemble.gain_over_best:+.4f} over the best, McNemar p = {ensemble.p_value_over_best:.2g}); "
-            f"predict time x{ensemble.cost_ratio_predict:.1f}.",
-            f"Wall time {time.time() - started:.0f} s on a shared CPU (timings are noisy); "
-            f"run directory `{run.dir}`.",
-        ]
+        augmented, online = read_augmented(run.dir / copies["file"]), None
+    baseline, members = train_networks(run, args, data, augmented, online)
+    evaluation = run.once("evaluation", evaluate_methods, args, data, test, baseline, members)
+
+    title = (
+        f"Augmentation, {len(layout)}-crop and an ensemble of {args.members} on Fashion-MNIST: "
+        f"{len(train):,} training images, {args.epochs} epochs, {len(test):,} test images"
     )
-    with run.writer("summary").as_default():
-        tf.summary.text("summary", summary, step=0)
-    run.save_json(
-        "results.json",
-        {
-            "table": {
-                k: dict(zip(("accuracy", "train_seconds", "predict_seconds", "parameters"), v, strict=True))
-                for k, v in rows.items()
-            },
-            "multicrop": tta.to_dict(),
-            "multicrop_baseline": base_tta.to_dict(),
-            "ensemble": ensemble.to_dict(),
-            "augmenter": augmenter.describe(),
-        },
+    table = log_comparison(run, "method", evaluation["rows"], step=args.epochs)
+    summary = summary_text(title, table, evaluation, layout, args)
+    run.finish(
+        metrics=flat_metrics(evaluation),
+        details={"title": title, **evaluation, "augmenter": augmenter.describe()},
+        summary=summary,
+        step=args.epochs,
     )
-    (run.dir / "summary.md").write_text(summary + "\n")
-    run.finish()
     print("\n" + summary)
     return 0
 

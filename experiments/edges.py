@@ -16,7 +16,10 @@ Run:
 In TensorBoard (Images): "input" holds the chosen test images (one per
 class); "edges/<kernel>" the response maps, mid-grey = 0, white = strong
 bright-to-dark edge, black = dark-to-bright (for the vertical kernels,
-bright on the left of the edge). Text "kernels" lists the kernels.
+bright on the left of the edge). Text "kernels" lists the kernels, Text
+"summary" what was logged. The largest difference between the NumPy and the
+Keras maps of each kernel is the metric "keras_conv2d_max_difference/<kernel>"
+of the run's results.json (and a scalar of that name at step 0).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness.run import Run, start_run
 from kerasdl.scratch.edges import KERNEL_NAMES, detect_edges, edge_kernel
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
 
@@ -46,6 +50,31 @@ def to_grey(maps: np.ndarray) -> np.ndarray:
     return (0.5 + 0.5 * maps / scale)[..., None].astype("float32")
 
 
+def log_edges(run: Run, images: np.ndarray, class_names: list[str], same: bool) -> dict[str, float]:
+    """Logs the images and each kernel's response maps; returns |Keras - NumPy| per kernel."""
+    differences = {}
+    with run.writer("").as_default():
+        tf.summary.image("input", images[..., None] / 255.0, step=0, max_outputs=len(images))
+        tf.summary.text("classes", ", ".join(class_names), step=0)
+        table = "\n\n".join(
+            f"**{name}**\n\n    {edge_kernel(name).astype(int).tolist()}" for name in KERNEL_NAMES
+        )
+        tf.summary.text("kernels", table, step=0)
+        progress = keras.utils.Progbar(len(KERNEL_NAMES), unit_name="kernel")
+        for name in KERNEL_NAMES:
+            maps = np.stack([detect_edges(image, name, same=same) for image in images])
+            # The same kernel as the weights of a Keras Conv2D layer.
+            layer = keras.layers.Conv2D(1, 3, padding="same" if same else "valid", use_bias=False)
+            layer.build((None, 28, 28, 1))
+            layer.set_weights([edge_kernel(name)[:, :, None, None].astype("float32")])
+            keras_maps = layer(images[..., None].astype("float32")).numpy()[..., 0]
+            differences[name] = float(np.abs(keras_maps - maps).max())
+            tf.summary.image(f"edges/{name}", to_grey(maps), step=0, max_outputs=len(images))
+            tf.summary.scalar(f"keras_conv2d_max_difference/{name}", differences[name], step=0)
+            progress.add(1, values=[("max |keras - numpy|", differences[name])])
+    return differences
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.images < 1:
@@ -58,29 +87,37 @@ def main(argv=None) -> int:
     firsts = [np.flatnonzero(test.labels == c) for c in range(10)]
     chosen = [firsts[i % 10][i // 10] for i in range(args.images)]
     images = test.images[chosen, :, :, 0].astype(np.float64)
+    class_names = [test.class_names[test.labels[i]] for i in chosen]
 
     run = start_run(EXPERIMENT, vars(args))
-    with run.writer("").as_default():
-        tf.summary.image("input", images[..., None] / 255.0, step=0, max_outputs=args.images)
-        names = ", ".join(test.class_names[test.labels[i]] for i in chosen)
-        tf.summary.text("classes", names, step=0)
-        table = "\n\n".join(
-            f"**{name}**\n\n    {edge_kernel(name).astype(int).tolist()}" for name in KERNEL_NAMES
-        )
-        tf.summary.text("kernels", table, step=0)
-        progress = keras.utils.Progbar(len(KERNEL_NAMES), unit_name="kernel")
-        for name in KERNEL_NAMES:
-            maps = np.stack([detect_edges(image, name, same=args.same) for image in images])
-            # The same kernel as the weights of a Keras Conv2D layer.
-            layer = keras.layers.Conv2D(1, 3, padding="same" if args.same else "valid", use_bias=False)
-            layer.build((None, 28, 28, 1))
-            layer.set_weights([edge_kernel(name)[:, :, None, None].astype("float32")])
-            keras_maps = layer(images[..., None].astype("float32")).numpy()[..., 0]
-            difference = float(np.abs(keras_maps - maps).max())
-            tf.summary.image(f"edges/{name}", to_grey(maps), step=0, max_outputs=args.images)
-            tf.summary.scalar(f"keras_conv2d_max_difference/{name}", difference, step=0)
-            progress.add(1, values=[("max |keras - numpy|", difference)])
-    run.finish()
+    differences = run.once("edges", log_edges, run, images, class_names, args.same)
+    padding = "same (p=1)" if args.same else "valid (p=0)"
+    lines = [f"| {name} | {difference:.2e} |" for name, difference in differences.items()]
+    summary = "\n".join(
+        [
+            f"# Edge detection: {args.images} test images, {len(KERNEL_NAMES)} kernels, {padding} padding",
+            "",
+            "Images: `input` (the test images) and `edges/<kernel>` (the response maps, mid-grey = 0).",
+            "Text: `kernels` (the kernels) and `classes` (the images' classes).",
+            "",
+            "| kernel | max abs(Keras Conv2D - NumPy) |",
+            "|---|---:|",
+            *lines,
+        ]
+    )
+    run.finish(
+        metrics={f"keras_conv2d_max_difference/{name}": value for name, value in differences.items()},
+        details={
+            "classes": class_names,
+            "padding": "same" if args.same else "valid",
+            "kernels": {name: edge_kernel(name).tolist() for name in KERNEL_NAMES},
+            "logged": {
+                "images": ["input", *(f"edges/{name}" for name in KERNEL_NAMES)],
+                "text": ["classes", "kernels", "summary"],
+            },
+        },
+        summary=summary,
+    )
     print(f"Logged {args.images} images x {len(KERNEL_NAMES)} kernels to {run.dir}")
     return 0
 

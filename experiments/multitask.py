@@ -15,27 +15,36 @@ claim: the shared low-level features let one network do as well as four
 with a quarter of the parameters and training time.
 
 Run:
-    python -m experiments.multitask                   # ~3-4 min on 2 CPU cores
+    python -m experiments.multitask                   # 12,000 images, 3 epochs per network
     python -m experiments.multitask --missing 0.6 --limit 30000 --epochs 4
     tensorboard --logdir logs/multitask
 
 In TensorBoard: Text "summary" and HParams (Table view) compare the two
 approaches (per-task test accuracy on the labelled test entries, their
-mean, parameters, seconds); Time Series has the multi-task network's
-per-task accuracies ("epoch_task<j>_accuracy") under multi_task/ and each
-single-task network's under single_task_<attribute>/.
+mean, parameters, seconds). Time Series overlays, after every epoch, "loss"
+(the masked loss J) and "error" (1 - accuracy over the labelled entries of
+all the network's tasks) of the runs <network>/train (a fixed subset of the
+training images) and <network>/test, and "gap" (test error - train error)
+of <network>/gaps, for multi_task and each single_task_<attribute>.
+
+Each network is one phase of the run: `--resume` continues the network that
+was training when the run stopped and does not train the finished ones again.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from kerasdl.harness.cli import experiment_parser, fail
 from kerasdl.harness.comparison import finish_comparison
-from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.harness.curves import EpochCurves
+from kerasdl.harness.run import Run, start_run
 from kerasdl.nn.multitask import (
     ATTRIBUTES,
     MISSING,
@@ -50,12 +59,17 @@ from pipelines.normalize import Standardizer
 from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
 
 EXPERIMENT = "multitask"
+SPLITS = ("train", "test")  # the curves of every network: train error against test error
 
 
 def build_parser():
     parser = experiment_parser(EXPERIMENT, __doc__)
     parser.add_argument("--limit", type=int, default=12_000, help="training images (all: 60000)")
     parser.add_argument("--test-limit", type=int, default=10_000, help="test images")
+    parser.add_argument(
+        "--train-eval-size", type=int, default=2_000,
+        help="training error is measured after every epoch on the first N training images",
+    )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=3, help="epochs for every network")
     parser.add_argument("--missing", type=float, default=0.3, help="share of training labels hidden ('?')")
     parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
@@ -64,29 +78,56 @@ def build_parser():
     return parser
 
 
-def train_network(x, y, x_test, y_test, tasks: int, args, run, name: str) -> tuple[keras.Model, float]:
-    """The recipe's body with `tasks` logits, trained with the masked loss; returns it and its seconds.
+@dataclass
+class TaskData:
+    """Standardized images and their attribute labels (-1 = '?'), for training and for test."""
 
-    Logs to `<run>/<name>/` and backs up into `<run>/backup/<name>/`, so `--resume` continues an
-    interrupted network and restores a finished one (its `fit` then trains nothing). The data is a
-    seeded, reshuffling `tf.data` pipeline given to the backup, so resumed epochs see the same order.
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def columns(self, first: int, stop: int) -> TaskData:
+        """The same images with the labels of tasks first..stop-1 only."""
+        return TaskData(self.x, self.y[:, first:stop], self.x_test, self.y_test[:, first:stop])
+
+
+def batches(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
+    """(x, y) in fixed batches, for the curves' evaluation."""
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(500)
+
+
+def train_network(run: Run, name: str, data: TaskData, args) -> dict:
+    """The recipe's body with one logit per task, trained with the masked loss from the run's seed.
+
+    Returns the network's test accuracy per task (over the labelled entries),
+    its parameters and its training seconds. Backs up into
+    `<run>/backup/<name>/`; the data is a seeded, reshuffling `tf.data`
+    pipeline given to the backup, so resumed epochs see the same order.
     """
+    keras.utils.set_random_seed(args.seed)
     recipe = FastRecipe()
+    tasks = data.y.shape[1]
     model = fast_cnn(recipe.filters, recipe.batch_norm, recipe.hidden_units, classes=tasks)
-    metrics = [MaskedBinaryAccuracy(task=j, from_logits=True) for j in range(tasks)]
     model.compile(
         keras.optimizers.Adam(args.learning_rate),
         loss=MaskedBinaryCrossentropy(from_logits=True),
-        metrics=metrics,
+        # Named "accuracy": the curves' error is 1 - the accuracy over every labelled entry.
+        metrics=[MaskedBinaryAccuracy(from_logits=True, name="accuracy")],
     )
-    board = keras.callbacks.TensorBoard(str(run.dir / name), write_graph=False)
-    train = shuffled_batches(x, y, args.batch_size, args.seed)
+    size = args.train_eval_size
+    evaluated = {"train": batches(data.x[:size], data.y[:size]), "test": batches(data.x_test, data.y_test)}
+    curves = EpochCurves(run.curves, evaluated, prefix=name, gap_splits=SPLITS)
+    train = shuffled_batches(data.x, data.y, args.batch_size, args.seed)
     started = time.perf_counter()
-    # Backups last, after TensorBoard's epoch points.
-    model.fit(train, epochs=args.epochs, validation_data=(x_test, y_test), shuffle=False,
-              callbacks=[board, *run.resume_callbacks(train, name=name)],
+    model.fit(train, epochs=args.epochs, shuffle=False,
+              callbacks=[curves, *run.resume_callbacks(train, name=name)],  # backups last
               verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
-    return model, time.perf_counter() - started
+    return {
+        "accuracy": masked_accuracy(model, data.x_test, data.y_test).tolist(),
+        "parameters": model.count_params(),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def masked_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -98,10 +139,18 @@ def masked_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndar
     )
 
 
+def comparison_row(approach: str, accuracy: list[float], parameters: int, seconds: float) -> dict:
+    """One row of the table: per-task accuracy, their mean, parameters and seconds."""
+    row = {"approach": approach}
+    row.update({f"{a}_accuracy": float(acc) for a, acc in zip(ATTRIBUTES, accuracy, strict=True)})
+    row.update({"mean_accuracy": float(np.mean(accuracy)), "parameters": parameters, "seconds": seconds})
+    return row
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if min(args.limit, args.test_limit, args.epochs) < 1 or not 0 <= args.missing < 1:
-        fail("--limit, --test-limit and --epochs must be >= 1 and --missing in [0, 1)")
+    if min(args.limit, args.test_limit, args.epochs, args.train_eval_size) < 1 or not 0 <= args.missing < 1:
+        fail("--limit, --test-limit, --train-eval-size and --epochs must be >= 1 and --missing in [0, 1)")
     try:
         train, test = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
     except (SourceMissingError, SourceCorruptError) as error:
@@ -109,40 +158,36 @@ def main(argv=None) -> int:
     train = train.take(np.arange(min(args.limit, len(train))))
     test = test.take(np.arange(min(args.test_limit, len(test))))
 
-    run = start_run(EXPERIMENT, vars(args))
+    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
     standardizer = Standardizer.fit(train.images)
-    x, x_test = standardizer(train.images), standardizer(test.images)
-    y = hide_labels(fashion_attributes(train.labels), args.missing, seed=args.seed)
-    y_test = fashion_attributes(test.labels)
-    shares = ", ".join(
-        f"{a} {share:.0%}" for a, share in zip(ATTRIBUTES, np.mean(y == MISSING, 0), strict=True)
+    data = TaskData(
+        x=standardizer(train.images),
+        y=hide_labels(fashion_attributes(train.labels), args.missing, seed=args.seed),
+        x_test=standardizer(test.images),
+        y_test=fashion_attributes(test.labels),
     )
-    print(f"Training labels missing: {np.mean(y == MISSING):.1%} ({shares})")
+    shares = ", ".join(
+        f"{a} {share:.0%}" for a, share in zip(ATTRIBUTES, np.mean(data.y == MISSING, 0), strict=True)
+    )
+    print(f"Training labels missing: {np.mean(data.y == MISSING):.1%} ({shares})")
 
-    keras.utils.set_random_seed(args.seed)
-    multi, multi_seconds = train_network(x, y, x_test, y_test, len(ATTRIBUTES), args, run, "multi_task")
-    multi_accuracy = masked_accuracy(multi, x_test, y_test)
-    single_accuracy, single_seconds, single_parameters = [], 0.0, 0
-    for j, attribute in enumerate(ATTRIBUTES):
-        keras.utils.set_random_seed(args.seed)
-        model, seconds = train_network(x, y[:, j : j + 1], x_test, y_test[:, j : j + 1], 1, args,
-                                       run, f"single_task_{attribute}")  # fmt: skip
-        single_accuracy.append(masked_accuracy(model, x_test, y_test[:, j : j + 1])[0])
-        single_seconds += seconds
-        single_parameters += model.count_params()
-
-    rows = []
-    for approach, accuracy, parameters, seconds in (
-        ("multi_task", multi_accuracy, multi.count_params(), multi_seconds),
-        ("single_task", np.array(single_accuracy), single_parameters, single_seconds),
-    ):
-        row = {"approach": approach}
-        row.update({f"{a}_accuracy": float(acc) for a, acc in zip(ATTRIBUTES, accuracy, strict=True)})
-        row.update({"mean_accuracy": float(np.mean(accuracy)), "parameters": parameters, "seconds": seconds})
-        rows.append(row)
+    multi = run.once("network/multi_task", train_network, run, "multi_task", data, args)
+    singles = [
+        run.once(f"network/{name}", train_network, run, name, data.columns(j, j + 1), args)
+        for j, name in enumerate(f"single_task_{attribute}" for attribute in ATTRIBUTES)
+    ]
+    rows = [
+        comparison_row("multi_task", multi["accuracy"], multi["parameters"], multi["seconds"]),
+        comparison_row(
+            "single_task",
+            [single["accuracy"][0] for single in singles],
+            sum(single["parameters"] for single in singles),
+            sum(single["seconds"] for single in singles),
+        ),
+    ]
     title = (
-        f"{len(x):,} training images, {np.mean(y == MISSING):.0%} of their labels missing ('?'), "
-        f"{args.epochs} epochs; test accuracy over the labelled entries of {len(x_test):,} test images"
+        f"{len(data.x):,} training images, {np.mean(data.y == MISSING):.0%} of their labels missing ('?'), "
+        f"{args.epochs} epochs; test accuracy over the labelled entries of {len(data.x_test):,} test images"
     )
     finish_comparison(run, "approach", rows, title=title, step=args.epochs)
     return 0

@@ -16,26 +16,38 @@ compared with training the same network on B from scratch:
     scratch   the same network, random initialization, B's data only
 
 Run:
-    python -m experiments.transfer                    # ~3-5 min on 2 CPU cores
+    python -m experiments.transfer                    # 100 images per target class, 30 epochs per way
     python -m experiments.transfer --per-class 500 --pretrain-epochs 4
+    python -m experiments.transfer --ways partial,finetune,scratch
     tensorboard --logdir logs/transfer
 
 In TensorBoard: Text "summary" and HParams (Table view) hold the results
-table (one row per way: target test accuracy, trained parameters, seconds);
-Time Series overlays "epoch_accuracy" of <way>/train and <way>/validation
-(task B's test set) and shows the pretraining curves under pretrain/.
+table (one row per way: target test accuracy, trained parameters, seconds).
+Time Series overlays, after every epoch, "loss" and "error" (1 - accuracy)
+of the runs <way>/train (task B's labelled images) and <way>/test (task B's
+test set), and "gap" (test error - train error) of <way>/gaps; the
+pretraining curves are under pretrain/ (task A: a fixed subset of its
+training images, and its test set).
+
+Pretraining and each way are phases of the run: `--resume` continues the
+one that was training when the run stopped and does not train the finished
+ways again.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from kerasdl.harness.cli import experiment_parser, fail, parse_subset
 from kerasdl.harness.comparison import finish_comparison
-from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.harness.curves import EpochCurves, epoch_history
+from kerasdl.harness.run import Run, start_run
 from kerasdl.nn.recipes import FastRecipe, fast_cnn
 from kerasdl.nn.schedules import OneCycle
 from kerasdl.training.transfer import (
@@ -53,6 +65,7 @@ EXPERIMENT = "transfer"
 WAYS = ("softmax", "features", "partial", "finetune", "scratch")
 FEATURE_LAYER = "hidden_relu"  # the last hidden activation of the recipe network, before the logits
 PARTIAL_FROM = "conv3"  # "freeze fewer layers": train from the last convolution on
+SPLITS = ("train", "test")  # the curves of every fit: train error against test error
 
 
 def build_parser():
@@ -68,6 +81,10 @@ def build_parser():
     parser.add_argument(
         "--test-limit", type=int, default=None, help="cap on task B's test images (all 5,000)"
     )
+    parser.add_argument(
+        "--train-eval-size", type=int, default=2_000,
+        help="the pretraining's training error is measured after every epoch on task A's first N images",
+    )  # fmt: skip
     parser.add_argument("--ways", default=",".join(WAYS), help=f"comma-separated subset of {WAYS}")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's rate on task B")
     parser.add_argument("--finetune-learning-rate", type=float, default=3e-4,
@@ -85,86 +102,124 @@ def recipe_network(classes: int, seed: int) -> keras.Model:
     return keras.Model(logits_model.input, outputs, name="recipe_network")
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    ways = parse_subset("--ways", args.ways, WAYS)
-    if min(args.per_class, args.pretrain_epochs, args.epochs) < 1:
-        fail("--per-class, --pretrain-epochs and --epochs must be >= 1")
-    try:
-        train, test = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
-    split = class_transfer_split(train, test, source_classes=(0, 1, 2, 3, 4), per_class=args.per_class)
-    pretrain = split.pretrain
-    if args.pretrain_limit:
-        pretrain = pretrain.take(np.arange(min(args.pretrain_limit, len(pretrain))))
-    target_test = split.target_test
-    if args.test_limit:
-        target_test = target_test.take(np.arange(min(args.test_limit, len(target_test))))
+def batches(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
+    """(x, y) in fixed batches, for the curves' evaluation."""
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(500)
 
-    run = start_run(EXPERIMENT, vars(args))
-    verbose = 1 if sys.stdout.isatty() else 2
-    # Task A's statistics normalize everything: the pretrained network expects them.
-    standardizer = Standardizer.fit(pretrain.images)
-    x_a, y_a = standardizer(pretrain.images), pretrain.labels
-    x_b, y_b = standardizer(split.target_train.images), split.target_train.labels
-    x_test, y_test = standardizer(target_test.images), target_test.labels
-    a_test = split.pretrain_test
-    print(f"Task A: {len(x_a):,} images of {pretrain.class_names}")
-    print(f"Task B: {len(x_b):,} images of {split.target_train.class_names}; test {len(x_test):,}")
 
+@dataclass
+class TaskB:
+    """Task B's standardized images and labels: the few labelled ones and the test set."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def pretrain(run: Run, args, x_a: np.ndarray, y_a: np.ndarray, a_test: tuple) -> keras.Model:
+    """The recipe network trained on task A with the recipe's one-cycle schedule (the phase "pretrain")."""
     base = recipe_network(5, args.seed)
     steps = args.pretrain_epochs * -(-len(x_a) // 256)
     schedule = OneCycle(FastRecipe().peak_learning_rate, steps, warmup_steps=steps // 10)
     base.compile(
         keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
-    board = keras.callbacks.TensorBoard(str(run.dir / "pretrain"), write_graph=False)
-    a_validation = (standardizer(a_test.images), a_test.labels)
-    # Backups last, after TensorBoard's epoch points; one backup folder per fit.
-    pretrain_data = shuffled_batches(x_a, y_a, 256, args.seed)
-    base.fit(pretrain_data, epochs=args.pretrain_epochs, validation_data=a_validation, shuffle=False,
-             callbacks=[board, *run.resume_callbacks(pretrain_data, name="pretrain")],
-             verbose=verbose)  # fmt: skip
+    size = args.train_eval_size
+    evaluated = {"train": batches(x_a[:size], y_a[:size]), "test": batches(*a_test)}
+    curves = EpochCurves(run.curves, evaluated, prefix="pretrain", gap_splits=SPLITS)
+    data = shuffled_batches(x_a, y_a, 256, args.seed)
+    with run.phase("pretrain"):  # a pretraining that had finished trains no more and restores its weights
+        base.fit(data, epochs=args.pretrain_epochs, shuffle=False,
+                 callbacks=[curves, *run.resume_callbacks(data, name="pretrain")],  # backups last
+                 verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
+    return base
 
-    rows = []
-    for way in ways:
-        keras.utils.set_random_seed(args.seed + 1)
-        started = time.perf_counter()
-        inputs_train, inputs_test = x_b, x_test
-        if way == "features":
-            extractor = feature_extractor(base, FEATURE_LAYER)
-            inputs_train = precompute_features(extractor, x_b, run.dir / "features" / "target_train.npz")
-            inputs_test = precompute_features(extractor, x_test, run.dir / "features" / "target_test.npz")
-            model = shallow_classifier(inputs_train.shape[1], 5, hidden_units=64)
-        elif way == "scratch":
-            model = recipe_network(5, args.seed + 1)
-        else:
-            trainable_from = {"softmax": None, "partial": PARTIAL_FROM, "finetune": "all"}[way]
-            model = head_model(base, FEATURE_LAYER, 5, trainable_from=trainable_from)
-        rate = args.finetune_learning_rate if way == "finetune" else args.learning_rate
-        model.compile(
-            keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+
+def transfer_model(
+    run: Run, way: str, base: keras.Model, task: TaskB, seed: int
+) -> tuple[keras.Model, TaskB]:
+    """The network of one way and the data it takes (the images, or for "features" the saved features)."""
+    if way == "features":
+        extractor = feature_extractor(base, FEATURE_LAYER)
+        # Saved with a fingerprint of the extractor's weights: reloaded only for the same pretrained network
+        # and as many images, so a run whose pretraining or data changed computes them again.
+        task = TaskB(
+            precompute_features(extractor, task.x_train, run.dir / "features" / "target_train.npz"),
+            task.y_train,
+            precompute_features(extractor, task.x_test, run.dir / "features" / "target_test.npz"),
+            task.y_test,
         )
-        print(
-            f"== {way}: {sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable parameters"
-        )
-        board = keras.callbacks.TensorBoard(str(run.dir / way), write_graph=False)
-        train_data = shuffled_batches(inputs_train, y_b, 32, args.seed + 1)
-        callbacks = [board, *run.resume_callbacks(train_data, name=way)]
-        model.fit(train_data, epochs=args.epochs, validation_data=(inputs_test, y_test), shuffle=False,
-                  validation_freq=max(1, args.epochs // 6), callbacks=callbacks, verbose=verbose)  # fmt: skip
-        _, accuracy = model.evaluate(inputs_test, y_test, batch_size=500, verbose=0)
-        rows.append({
-            "way": way,
-            "target_test_accuracy": float(accuracy),
-            "trained_parameters": sum(int(np.prod(w.shape)) for w in model.trainable_weights),
-            "seconds": time.perf_counter() - started,
-        })  # fmt: skip
+        return shallow_classifier(task.x_train.shape[1], 5, hidden_units=64), task
+    if way == "scratch":
+        return recipe_network(5, seed), task
+    trainable_from = {"softmax": None, "partial": PARTIAL_FROM, "finetune": "all"}[way]
+    return head_model(base, FEATURE_LAYER, 5, trainable_from=trainable_from), task
+
+
+def train_way(run: Run, way: str, base: keras.Model, task: TaskB, args) -> dict:
+    """Trains one way on task B; returns its row of the comparison table."""
+    keras.utils.set_random_seed(args.seed + 1)
+    started = time.perf_counter()
+    model, task = transfer_model(run, way, base, task, args.seed + 1)
+    rate = args.finetune_learning_rate if way == "finetune" else args.learning_rate
+    model.compile(keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    trained = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    print(f"== {way}: {trained:,} trainable parameters", flush=True)
+    evaluated = {"train": batches(task.x_train, task.y_train), "test": batches(task.x_test, task.y_test)}
+    curves = EpochCurves(run.curves, evaluated, prefix=way, gap_splits=SPLITS)
+    data = shuffled_batches(task.x_train, task.y_train, 32, args.seed + 1)
+    model.fit(data, epochs=args.epochs, shuffle=False,
+              callbacks=[curves, *run.resume_callbacks(data, name=way)],  # backups last
+              verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
+    history = epoch_history(run.curves, SPLITS, prefix=way)  # every epoch, also those before a resume
+    return {
+        "way": way,
+        "target_test_accuracy": 1.0 - history["test"]["error"][-1],
+        "trained_parameters": trained,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    ways = parse_subset("--ways", args.ways, WAYS)
+    if min(args.per_class, args.pretrain_epochs, args.epochs, args.train_eval_size) < 1:
+        fail("--per-class, --pretrain-epochs, --epochs and --train-eval-size must be >= 1")
+    try:
+        train, test = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
+    except (SourceMissingError, SourceCorruptError) as error:
+        fail(str(error))
+    split = class_transfer_split(train, test, source_classes=(0, 1, 2, 3, 4), per_class=args.per_class)
+    source = split.pretrain
+    if args.pretrain_limit:
+        source = source.take(np.arange(min(args.pretrain_limit, len(source))))
+    target_test = split.target_test
+    if args.test_limit:
+        target_test = target_test.take(np.arange(min(args.test_limit, len(target_test))))
+
+    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
+    # Task A's statistics normalize everything: the pretrained network expects them.
+    standardizer = Standardizer.fit(source.images)
+    x_a, y_a = standardizer(source.images), source.labels
+    task = TaskB(
+        standardizer(split.target_train.images),
+        split.target_train.labels,
+        standardizer(target_test.images),
+        target_test.labels,
+    )
+    print(f"Task A: {len(x_a):,} images of {source.class_names}")
+    print(
+        f"Task B: {len(task.x_train):,} images of {split.target_train.class_names}; test {len(task.x_test):,}"
+    )
+
+    a_test = (standardizer(split.pretrain_test.images), split.pretrain_test.labels)
+    base = pretrain(run, args, x_a, y_a, a_test)
+    rows = [run.once(f"way/{way}", train_way, run, way, base, task, args) for way in ways]
 
     title = (
         f"Pretrained on {len(x_a):,} images of task A ({args.pretrain_epochs} epochs); task B: "
-        f"{args.per_class} labelled images per class, {args.epochs} epochs, {len(x_test):,} test images"
+        f"{args.per_class} labelled images per class, {args.epochs} epochs, {len(task.x_test):,} test images"
     )
     finish_comparison(run, "way", rows, title=title, step=args.epochs)
     return 0

@@ -1,40 +1,50 @@
-"""Every fit-based experiment resumes: SIGTERM after an epoch, then `--resume` finishes the same run."""
+"""Every experiment resumes the way the harness says: SIGTERM after an epoch, then `--resume` finishes the
+same run; a finished run is never reopened; a run name never leaves LOGDIR/<experiment>/."""
 
 import importlib
 import json
 import os
 import pathlib
+import pkgutil
 import signal
 import subprocess
 import sys
 
-import keras
+import numpy as np
 import pytest
 
+import experiments
 from experiments import architectures, edges, multitask
+from kerasdl.harness.results import read_results
 from kerasdl.harness.run import FINISHED
-from kerasdl.training.backup import BackupStore, TrainingInterrupted
+from kerasdl.nn.multitask import ATTRIBUTES
+from kerasdl.training.backup import BackupStore
 from tests.events import scalar_points, tag_steps
 
 EPOCHS = 3
 QUICK = ["--models", "lenet5", "--limit", "512", "--test-limit", "200", "--epochs", str(EPOCHS)]
-QUICK += ["--batch-size", "128"]
+QUICK += ["--batch-size", "128", "--train-eval-size", "256"]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPTS = sorted(module.name for module in pkgutil.iter_modules(experiments.__path__))
 
 
-class SigtermAfterFirstEpoch(architectures.EpochTimer):
-    """The experiment's own timer, plus a SIGTERM while it writes the first epoch's point."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if epoch == 0:
-            os.kill(os.getpid(), signal.SIGTERM)
+def run_stopped(experiment: str, logdir, stop: str, *flags) -> subprocess.CompletedProcess:
+    """`python -m experiments.<experiment>`, which signals itself at `stop` (kerasdl.harness.faults)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERASDL_STOP_AT": stop}
+    command = [sys.executable, "-m", f"experiments.{experiment}", "--logdir", str(logdir), *flags]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_architectures_sigterm_then_resume_writes_every_epoch_once(fashion_mnist_all, logdir, monkeypatch):
-    with monkeypatch.context() as patch:
-        patch.setattr(architectures, "EpochTimer", SigtermAfterFirstEpoch)
-        with pytest.raises(TrainingInterrupted):
-            architectures.main(["--logdir", str(logdir), "--run-name", "r", *QUICK])
+def stopped_by_sigterm(result: subprocess.CompletedProcess) -> bool:
+    """Killed by SIGTERM, or stopped cleanly: the backup callback turns it into TrainingInterrupted."""
+    return result.returncode == -signal.SIGTERM or (
+        result.returncode != 0 and "TrainingInterrupted: Training stopped on SIGTERM" in result.stderr
+    )
+
+
+def test_architectures_sigterm_then_resume_writes_every_epoch_once(fashion_mnist_all, logdir):
+    result = run_stopped("architectures", logdir, "epoch:1:SIGTERM", "--run-name", "r", *QUICK)
+    assert stopped_by_sigterm(result), (result.returncode, result.stderr[-3000:])
     run_dir = logdir / "architectures" / "r"
     assert not (run_dir / FINISHED).exists() and not (run_dir / "results.json").exists()
     assert BackupStore(run_dir / "backup" / "lenet5").latest_position()["epoch"] == 1
@@ -43,14 +53,20 @@ def test_architectures_sigterm_then_resume_writes_every_epoch_once(fashion_mnist
     assert [p.name for p in (logdir / "architectures").iterdir()] == ["r"]  # the same run, not a new one
     assert (run_dir / FINISHED).exists() and (run_dir / "resume-1.json").exists()
     assert BackupStore(run_dir / "backup" / "lenet5").latest_position()["epoch"] == EPOCHS
-    # Keras' TensorBoard and the timer log at step = epoch index: each epoch exactly once.
-    for subdir in ("lenet5/train", "lenet5/validation"):
-        for tag in ("epoch_loss", "epoch_accuracy"):
-            assert tag_steps(run_dir / subdir, tag) == list(range(EPOCHS)), (subdir, tag)
-    # The timer's epochs, then the comparison's HParams metric at step EPOCHS.
-    assert tag_steps(run_dir / "lenet5", "seconds_per_epoch") == [*range(EPOCHS), EPOCHS]
-    (row,) = json.loads((run_dir / "results.json").read_text())["rows"]
+    results = read_results(run_dir)
+    epochs = list(range(1, EPOCHS + 1))
+    # Each epoch exactly once, in the results and in TensorBoard's event files (one per session).
+    for subrun, tags in {"lenet5/train": ("loss", "error", "seconds_per_epoch"),
+                         "lenet5/test": ("loss", "error"), "lenet5/gaps": ("gap",)}.items():  # fmt: skip
+        for tag in tags:
+            assert [step for step, _ in results["curves"][subrun][tag]] == epochs, (subrun, tag)
+            assert tag_steps(run_dir / subrun, tag) == epochs, (subrun, tag)
+    # The comparison's HParams metric, once, at the last epoch; the median covers every epoch.
+    assert tag_steps(run_dir / "lenet5", "seconds_per_epoch") == [EPOCHS]
+    seconds = [value for _, value in results["curves"]["lenet5/train"]["seconds_per_epoch"]]
+    (row,) = results["details"]["rows"]
     assert row["network"] == "lenet5" and 0.0 <= row["test_accuracy"] <= 1.0
+    assert row["seconds_per_epoch"] == pytest.approx(float(np.median(seconds)))
 
 
 def finished_run(logdir, experiment, name="done"):
@@ -60,10 +76,6 @@ def finished_run(logdir, experiment, name="done"):
     (run_dir / "config.json").write_text(json.dumps({"experiment": experiment, "config": {}}))
     (run_dir / FINISHED).write_text(json.dumps({"finished_utc": "2026-01-01T00:00:00+00:00"}))
     return run_dir
-
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPTS = sorted(p.stem for p in (ROOT / "experiments").glob("*.py") if p.stem != "__init__")
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -107,33 +119,62 @@ def test_resume_after_a_finished_run_starts_a_new_one(fashion_mnist_all, logdir,
     assert not list((logdir / "edges" / "first").glob("resume-*.json"))  # the finished run was not reopened
 
 
-def test_multitask_resumed_run_sees_the_same_data_order(fashion_mnist_all, logdir, monkeypatch):
+def test_multitask_resumed_run_sees_the_same_data_order(fashion_mnist_all, logdir):
     """NumPy arrays became a seeded tf.data pipeline: the resumed epochs train on the same batches."""
-    quick = ["--limit", "384", "--test-limit", "100", "--epochs", "2", "--batch-size", "64"]
-    board = keras.callbacks.TensorBoard
-
-    class SigtermAfterFirstEpoch(board):
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            if epoch == 0 and self.log_dir.endswith("multi_task"):
-                os.kill(os.getpid(), signal.SIGTERM)
-
+    quick = [
+        "--run-name",
+        "r",
+        "--limit",
+        "384",
+        "--test-limit",
+        "100",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+    ]
+    quick += ["--train-eval-size", "128"]
     interrupted, straight = logdir / "interrupted", logdir / "straight"
-    with monkeypatch.context() as patch:
-        patch.setattr(keras.callbacks, "TensorBoard", SigtermAfterFirstEpoch)
-        with pytest.raises(TrainingInterrupted):
-            multitask.main(["--logdir", str(interrupted), "--run-name", "r", *quick])
-    assert multitask.main(["--logdir", str(interrupted), "--run-name", "r", *quick, "--resume"]) == 0
-    assert multitask.main(["--logdir", str(straight), "--run-name", "r", *quick]) == 0
+    # The first fit is the multi-task network's: stopped after its first epoch, then resumed to the end.
+    result = run_stopped("multitask", interrupted, "epoch:1:SIGTERM", *quick)
+    assert stopped_by_sigterm(result), (result.returncode, result.stderr[-3000:])
+    assert multitask.main(["--logdir", str(interrupted), *quick, "--resume"]) == 0
+    # The reference: the same network trained without a stop (the run ends there, the rest is not needed).
+    result = run_stopped("multitask", straight, "end:network/multi_task:SIGKILL", *quick)
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
     resumed, reference = interrupted / "multitask" / "r", straight / "multitask" / "r"
     assert (resumed / FINISHED).exists() and (resumed / "resume-1.json").exists()
-    for split in ("train", "validation"):
-        got, want = (
-            scalar_points(resumed / "multi_task" / split, "epoch_loss"),
-            scalar_points(reference / "multi_task" / split, "epoch_loss"),
-        )
-        assert [step for step, _ in got] == [0, 1]  # each epoch once
+    for split in ("train", "test"):
+        got, want = (scalar_points(run / "multi_task" / split, "loss") for run in (resumed, reference))
+        assert [step for step, _ in got] == [1, 2]  # each epoch once
         # Epoch 2's loss depends on the order of its batches: a different shuffle would not match.
         assert [value for _, value in got] == pytest.approx([value for _, value in want], rel=1e-5)
-    rows = [json.loads((d / "results.json").read_text())["rows"] for d in (resumed, reference)]
-    assert rows[0][0]["mean_accuracy"] == pytest.approx(rows[1][0]["mean_accuracy"], abs=0.02)
+    (row, _) = read_results(resumed)["details"]["rows"]
+    expected = json.loads((reference / "phases" / "network" / "multi_task.json").read_text())["result"]
+    assert [row[f"{attribute}_accuracy"] for attribute in ATTRIBUTES] == pytest.approx(
+        expected["accuracy"], abs=0.02
+    )
+
+
+BAD_NAMES = ["../x", "/tmp/abs", "a/b"]
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["new", "resume"])
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_a_run_name_that_is_not_a_folder_name_is_refused(name, resume, fashion_mnist_all, tmp_path, capsys):
+    """A run name is a folder under LOGDIR/<experiment>/: one that would leave it is refused, nothing made."""
+    logdir = tmp_path / "logs"
+    if name.startswith("/"):
+        name = str(tmp_path / "abs")  # absolute too, and where the test sees whether anything was made
+    finished_run(logdir, "edges")  # an existing experiment folder, which must stay as it is
+    argv = ["--logdir", str(logdir), "--images", "1", "--run-name", name, *(["--resume"] if resume else [])]
+    with pytest.raises(SystemExit) as exit_info:
+        edges.main(argv)
+    assert exit_info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("error: Invalid run name"), errors
+    assert repr(name) in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]  # nothing beside the logdir
+    assert sorted(p.name for p in logdir.iterdir()) == ["edges"]  # nothing beside the experiment
+    assert [p.name for p in (logdir / "edges").iterdir()] == ["done"]
+    assert sorted(p.name for p in (logdir / "edges" / "done").iterdir()) == ["FINISHED", "config.json"]

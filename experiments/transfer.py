@@ -167,7 +167,8 @@ def train_way(run: Run, way: str, base: keras.Model, task: TaskB, args) -> dict:
     trained = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     print(f"== {way}: {trained:,} trainable parameters", flush=True)
     evaluated = {"train": batches(task.x_train, task.y_train), "test": batches(task.x_test, task.y_test)}
-    curves = EpochCurves(run.curves, evaluated, prefix=way, gap_splits=SPLITS)
+    # About six points per way: the target's test set costs more to evaluate than an epoch on 500 images.
+    curves = EpochCurves(run.curves, evaluated, prefix=way, gap_splits=SPLITS, every=max(1, args.epochs // 6))
     data = shuffled_batches(task.x_train, task.y_train, 32, args.seed + 1)
     model.fit(data, epochs=args.epochs, shuffle=False,
               callbacks=[curves, *run.resume_callbacks(data, name=way)],  # backups last

@@ -108,6 +108,9 @@ class EpochCurves(keras.callbacks.Callback):
             `evaluate(dataset) -> {"loss": ..., "accuracy": ...}`, such as a
             `kerasdl.training.loop.TrainingLoop`; by default the model `fit`
             trains (compiled with an "accuracy" metric).
+        every: evaluate after every `every`-th epoch (and always after the
+            last one, when `fit` says how many there are), for long runs on
+            large evaluation sets.
 
     With a `TrainingLoop`, pass `on_epoch_end=curves.on_epoch_end` to its `fit`.
     """
@@ -120,8 +123,11 @@ class EpochCurves(keras.callbacks.Callback):
         gap_splits: tuple[str, str] | None = ("train", "dev"),
         human_error: float | None = None,
         evaluator=None,
+        every: int = 1,
     ):
         super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer. Received: every={every!r}")
         if human_error is not None:
             if not 0 <= human_error <= 1:
                 raise ValueError(f"human_error is a fraction in [0, 1]. Received: human_error={human_error}")
@@ -135,6 +141,7 @@ class EpochCurves(keras.callbacks.Callback):
         self.gap_splits = gap_splits
         self.human_error = human_error
         self.evaluator = evaluator
+        self.every = every
 
     def _evaluate(self, dataset) -> tuple[float, float]:
         if self.evaluator is not None:
@@ -158,6 +165,9 @@ class EpochCurves(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         step = epoch + 1
+        last = (self.params or {}).get("epochs") if self.evaluator is None else None
+        if step % self.every and step != last:
+            return
         errors = {}
         for split, dataset in self.datasets.items():
             loss, errors[split] = self._evaluate(dataset)

@@ -94,7 +94,18 @@ def test_points_persist_and_a_resumed_log_reads_them_back(tmp_path):
     assert again.as_dict("b") == {}
 
 
+def test_every_nth_epoch_and_always_the_last(tmp_path):
+    train, _, _ = data(32, 0)
+    model = model_with_dropout()
+    run = start_run("curves", {"logdir": str(tmp_path), "run_name": "r"})
+    curves = EpochCurves(run.curves, {"train": train}, gap_splits=None, every=2)
+    model.fit(train, epochs=5, callbacks=[curves], verbose=0, shuffle=False)
+    assert [step for step, _ in run.curves.points("train", "error")] == [2, 4, 5]
+
+
 def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="Received: every=0"):
+        EpochCurves(None, {"train": None}, gap_splits=None, every=0)
     with pytest.raises(ValueError, match="gap_splits must name two datasets"):
         EpochCurves(None, {"train": None}, prefix="x", gap_splits=("train", "dev"))
     with pytest.raises(ValueError, match="must include 'train' and 'dev'"):

@@ -18,23 +18,24 @@ measured in inference mode, with the moving averages of mu and sigma^2
 (their beta is 0.9 here rather than Keras' 0.99, which after one short epoch
 still weights the initial statistics by 0.99^79 = 0.45).
 
-Measured with the default profile (seed 0; two runs, whose figures differed
-by up to 0.08 in final J of the plain network), J after epoch 1 / epoch 8
-and final dev error: plain at 0.05: 0.68 / 0.36-0.42, 0.21; batch norm at
-0.05: 0.60 / 0.19, 0.18; plain at 0.5: diverged (NaN) in epoch 1; batch
-norm at 0.5: 0.46 / 0.24-0.32, 0.18.
-
 Run:
-    python -m experiments.batch_norm                      # ~1-2 min on 2 CPU cores
+    python -m experiments.batch_norm                      # default profile: 5,000 examples, 8 epochs
     python -m experiments.batch_norm --profile full       # 20,000 examples, 20 epochs
     python -m experiments.batch_norm --learning-rates 0.01,0.1,1.0
+    python -m experiments.batch_norm --resume --epochs 12   # continue a stopped run, longer
     tensorboard --logdir logs/batch_norm
 
 In TensorBoard (Time Series / Scalars): "loss" overlays the runs
 <variant>_lr<rate>/train (the training cost J per epoch, with and without
-batch norm on one chart); "error" adds the dev runs; "gap" is dev minus
-train error. Text "summary" has the final table. A diverged run stops early
-and is reported as such.
+batch norm on one chart); "error" adds the dev runs; "gap" (runs
+<variant>_lr<rate>/gaps) is dev minus train error. Text "summary" has the
+final table. A run whose loss becomes NaN stops in that epoch and is
+reported as diverged.
+
+Results (results.json, details["variants"][<variant>_lr<rate>]): variant,
+learning_rate, train_loss (J) and dev_error for every epoch trained,
+final_train_loss and final_dev_error (null when it diverged), diverged and
+diverged_in_epoch.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ import sys
 
 import keras
 
-from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness.comparison import markdown_table
+from kerasdl.harness.run import start_run
 from kerasdl.harness.variants import (
     add_profile_flags,
     apply_profile,
@@ -102,6 +105,41 @@ def build_model(variant: str, input_shape, num_classes: int, depth: int, width: 
     return keras.Model(inputs, outputs, name=f"mlp_{variant}")
 
 
+def diverged_in_epoch(history: dict, epochs: int) -> int | None:
+    """The epoch in which training diverged, or None.
+
+    `history` is the whole run's (`fit_variant`). A NaN loss makes
+    `TerminateOnNaN` end the fit in that epoch, whose point is still logged
+    (with a NaN loss), so a diverged history is shorter than `epochs` or
+    holds a non-finite loss.
+    """
+    for epoch, loss in zip(history["epoch"], history["train"]["loss"], strict=True):
+        if not math.isfinite(loss):
+            return epoch
+    if len(history["epoch"]) < epochs:
+        return history["epoch"][-1] if history["epoch"] else 1
+    return None
+
+
+def summary_table(results: dict) -> str:
+    """The final table; J as %.3g, since a diverging run's J spans many orders of magnitude."""
+    rows = []
+    for name, r in results.items():
+        if r["diverged"]:
+            final_loss, final_error = f"NaN in epoch {r['diverged_in_epoch']}", "-"
+        else:
+            final_loss, final_error = f"{r['final_train_loss']:.3g}", f"{r['final_dev_error']:.3f}"
+        rows.append(
+            {
+                "run": name,
+                "J after epoch 1": f"{r['train_loss'][0]:.3g}",
+                "final J": final_loss,
+                "final dev error": final_error,
+            }
+        )
+    return markdown_table(rows)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -117,7 +155,7 @@ def main(argv=None) -> int:
         data = small_train_dev(args.train_size, args.dev_size, args.batch_size, args.seed, args.data_dir)
     except (SourceMissingError, SourceCorruptError, ValueError) as error:
         fail(str(error))
-    run = start_run(EXPERIMENT, vars(args))
+    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
     strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; learning rates: {rates}")
 
@@ -137,27 +175,21 @@ def main(argv=None) -> int:
             seed=args.seed,
             strategy=strategy,
         )
-        losses = history["train"]["loss"]
+        diverged_in = diverged_in_epoch(history, args.epochs)
+        diverged = diverged_in is not None
         return {
             "variant": variant,
             "learning_rate": rate,
-            "train_loss": losses,
+            "diverged": diverged,
+            "diverged_in_epoch": diverged_in,
+            "final_train_loss": None if diverged else history["train"]["loss"][-1],
+            "final_dev_error": None if diverged else history["dev"]["error"][-1],
+            "train_loss": history["train"]["loss"],
             "dev_error": history["dev"]["error"],
-            "diverged": len(losses) < args.epochs or not all(math.isfinite(v) for v in losses),
-            "first_epoch": history["epoch"][0] if history["epoch"] else 1,
         }
 
-    results = train_variants(run, runs, train)  # on --resume: skips the runs that had finished
-    header = "| run | J after its first epoch | final J | final dev error |\n|---|---|---|---|\n"
-    rows = "".join(
-        f"| {name} | {r['train_loss'][0]:.3f} (epoch {r['first_epoch']}) | {r['train_loss'][-1]:.3f} "
-        f"| {r['dev_error'][-1]:.3f}"
-        f"{' (diverged)' if r['diverged'] else ''} |\n"
-        if r["train_loss"]
-        else f"| {name} | diverged in epoch 1 | | |\n"
-        for name, r in results.items()
-    )
-    finish_with_table(run, header + rows, step=args.epochs)
+    results = train_variants(run, runs, train)
+    finish_with_table(run, summary_table(results), results, step=args.epochs)
     return 0
 
 

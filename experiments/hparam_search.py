@@ -24,42 +24,68 @@ scale), each one a small Fashion-MNIST network trained with
 `kerasdl.training.TrainingLoop`, and each logged to TensorBoard's HParams
 dashboard as one session. The CPU cores are split between the workers; each
 worker builds its trials under --strategy (on GPUs, every worker sees every
-GPU: use --workers 1 with a multi-GPU strategy).
+GPU: use --workers 1 with a multi-GPU strategy). Each trial is a phase of the
+run (`trial/<stage>-<n>`): `--resume` keeps the trials that had finished and
+continues the others from their backups.
 
 Run:
-    python -m experiments.hparam_search                      # ~2-4 min on 2 CPU cores, 2 workers
+    python -m experiments.hparam_search                      # default profile, 2 workers
     python -m experiments.hparam_search --profile full       # more data, epochs and trials
     python -m experiments.hparam_search --workers 1 --coarse-trials 4 --fine-trials 2
+    python -m experiments.hparam_search --resume             # continue a stopped search
     tensorboard --logdir logs/hparam_search
 
 In TensorBoard: the HPARAMS tab lists every trial (stage, learning_rate,
 beta1, units, layers) with its dev_error and train_error; "Parallel
 coordinates" shows which learning rates win, "Scatter plot matrix" plots
-dev_error against log learning rate. Scalars "epoch_loss" / "epoch_accuracy"
-show each trial's curves (runs trials/<stage>-<n>/train and /validation).
-Text "summary" has the ranked table and the fine-stage ranges.
+dev_error against log learning rate. Scalars "loss" and "error" show each
+trial's curves (runs trials/<stage>-<n>/train and /dev), "gap" dev minus
+train error (runs trials/<stage>-<n>/gaps). Text "summary" has the ranked
+table and the fine-stage ranges.
+
+Results (results.json): details["trials"], every trial ranked by dev error
+(its hyperparameters, status "ok" or "diverged", train_error, dev_error and
+its per-epoch history), details["coarse_space"] and ["fine_space"];
+metrics "<trial>/dev_error", "<trial>/train_error" and "best_dev_error".
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
 
-from kerasdl.harness.run import experiment_parser, fail, start_run
+from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness.curves import CurveLog, EpochCurves, epoch_history
+from kerasdl.harness.run import set_seeds, start_run
+from kerasdl.nn.initializers import He
+from kerasdl.training.distribute import make_strategy
+from kerasdl.training.loop import TrainingLoop
+from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.subsets import small_train_dev
 
 EXPERIMENT = "hparam_search"
-TRIAL_RESULT = "result.json"  # in trials/<trial>/: written when the trial is done, read on --resume
+TRIALS = "trials"  # <run>/trials/<trial>/: each trial's HParams session and curves
 PROFILES = {  # train_size, dev_size, epochs, coarse trials, fine trials
     "default": (3000, 2000, 3, 6, 4),
     "full": (20000, 5000, 8, 20, 10),  # shown by --help as "more": see this table
 }
+HPARAMS = ("stage", "learning_rate", "beta1", "units", "layers")
+# Flags a resumed search may change: parallelism changes neither the data nor the models. (Not --epochs: the
+# fine stage is sampled around the best coarse trial, so other coarse results would mean other fine trials.)
+SAFE_TO_CHANGE = {"workers"}
 
 
 @dataclass(frozen=True)
@@ -135,44 +161,53 @@ def build_parser():
 
 
 def _init_worker(threads: int) -> None:
-    """Splits the cores between the workers before TensorFlow starts in this process."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    """Splits the cores between the workers before TensorFlow starts, and ends the worker with its parent.
 
+    A worker otherwise outlives a main process that was killed: it would go
+    on training (and writing) a trial that the resumed run trains again.
+    """
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
 
 
-def run_trial(trial: dict, settings: dict) -> dict:
-    """Trains one configuration and logs it as an HParams session; returns its errors.
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])  # ready once the parent process has ended
+    os._exit(1)
 
-    Resumable: the trial backs up into `<run>/backup/<trial>/` after every
-    epoch and saves `trials/<trial>/result.json` when done; on a resumed run a
-    finished trial returns that result and an interrupted one continues from
-    its backup.
+
+class _Writers:
+    """`tf.summary` writers for the subfolders of one trial's folder (the worker has no `Run`)."""
+
+    def __init__(self, directory: str):
+        self.directory = Path(directory)
+        self._writers: dict = {}
+
+    def __call__(self, subdir: str = ""):
+        if subdir not in self._writers:
+            self._writers[subdir] = tf.summary.create_file_writer(str(self.directory / subdir))
+        return self._writers[subdir]
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+
+
+def run_trial(trial: dict, settings: dict, trial_dir: str, backup_dir: str) -> dict:
+    """Trains one configuration; returns the trial with its status and errors.
+
+    Runs in a worker process. Its per-epoch curves go to `trial_dir` in the
+    harness's tag scheme ("loss" and "error" in `train/` and `dev/`, "gap" in
+    `gaps/`, kept in `trial_dir/curves.json`), and the loop backs up into
+    `backup_dir` after every epoch, so a trial stopped mid-way continues
+    where it stopped. Its HParams session (the hyperparameters, then
+    dev_error and train_error) is written in `trial_dir` once it is done.
     """
-    import json
-
-    import keras
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
-    from kerasdl.harness.run import Run, set_seeds
-    from kerasdl.nn.initializers import He
-    from kerasdl.training.backup import BackupStore
-    from kerasdl.training.distribute import make_strategy
-    from kerasdl.training.loop import TrainingLoop
-    from pipelines.subsets import small_train_dev
-
-    trial_dir = Path(settings["run_dir"]) / "trials" / trial["name"]
-    backup_dir = Path(settings["backup_dir"]) / trial["name"]
-    result_path = trial_dir / TRIAL_RESULT
-    if settings.get("resumed") and result_path.exists():
-        return json.loads(result_path.read_text())  # finished before the interruption
-    started = settings.get("resumed") and BackupStore(backup_dir).latest_position() is not None
     set_seeds(trial["seed"])
     data = small_train_dev(settings["train_size"], settings["dev_size"], settings["batch_size"],
-                           settings["data_seed"], settings["data_dir"])  # fmt: skip
+                           settings["seed"], settings["data_dir"])  # fmt: skip
     strategy = make_strategy(settings["strategy"])
     with strategy.scope():
         inputs = keras.Input(data.input_shape)
@@ -184,56 +219,64 @@ def run_trial(trial: dict, settings: dict) -> dict:
         optimizer = keras.optimizers.Adam(trial["learning_rate"], beta_1=trial["beta1"])
     loop = TrainingLoop(model, optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                         [keras.metrics.SparseCategoricalAccuracy("accuracy")], strategy=strategy)  # fmt: skip
-    run = Run(EXPERIMENT, trial["name"], trial_dir, trial, resumed=bool(started))
-    if not run.resumed:  # the session start is written once, also across a resume
-        hparams = {key: trial[key] for key in ("stage", "learning_rate", "beta1", "units", "layers")}
-        with run.writer().as_default():
-            hp.hparams(hparams, trial_id=trial["name"])
-    result = dict(trial)
+    writers = _Writers(trial_dir)
+    curves = CurveLog(trial_dir, writers, resume=True)  # a trial continued after a stop keeps its points
+    epoch_curves = EpochCurves(curves, {"train": data.train_eval, "dev": data.dev}, evaluator=loop)
+    result = {**trial, "status": "ok"}
     try:
-        loop.fit(data.fresh_train(), settings["epochs"], validation_data=data.dev, run=run, verbose=0,
+        loop.fit(data.fresh_train(), settings["epochs"], verbose=0, on_epoch_end=epoch_curves.on_epoch_end,
                  backup_dir=backup_dir)  # fmt: skip
     except FloatingPointError as error:  # a learning rate too large diverges: a result, not a crash
-        result.update(status="diverged", message=str(error), dev_error=None, train_error=None)
-    else:
-        result.update(
-            status="ok",
-            train_error=1 - loop.evaluate(data.train_eval)["accuracy"],
-            dev_error=1 - loop.evaluate(data.dev)["accuracy"],
-        )
-        with run.writer().as_default():
+        result.update(status="diverged", message=str(error))
+    history = epoch_history(curves, ("train", "dev"))
+    ok = result["status"] == "ok"
+    result.update(
+        train_error=history["train"]["error"][-1] if ok else None,
+        dev_error=history["dev"]["error"][-1] if ok else None,
+        history=history,
+    )
+    with writers().as_default():
+        hp.hparams({key: trial[key] for key in HPARAMS}, trial_id=trial["name"])
+        if ok:
             tf.summary.scalar("dev_error", result["dev_error"], step=settings["epochs"])
             tf.summary.scalar("train_error", result["train_error"], step=settings["epochs"])
-    run.close()
-    run.save_json(TRIAL_RESULT, result)
+    writers.close()
     return result
 
 
 # ----------------------------------------------------------------------------- the search
 
 
-def run_stage(stage, space, count, rng, first_index, settings, pool) -> list[dict]:
-    trials = []
-    for n in range(count):
-        trial = {"stage": stage, "name": f"{stage}-{n:02d}", "seed": settings["seed"] + first_index + n}
-        trial.update(space.sample(rng))
-        trials.append(trial)
-    results = []
-    futures = {pool.submit(run_trial, trial, settings): trial for trial in trials}
+def sample_trials(stage: str, space: SearchSpace, count: int, rng: np.random.Generator, first_seed: int):
+    """`count` random trials of `stage`, named `<stage>-<n>`, each with its own seed."""
+    return [
+        {"stage": stage, "name": f"{stage}-{n:02d}", "seed": first_seed + n, **space.sample(rng)}
+        for n in range(count)
+    ]
+
+
+def train_in_pool(pool, settings: dict, run, pending):
+    """Trains the pending (phase, trial) pairs in the pool; yields (phase, result) as each completes."""
+    futures = {}
+    for phase, trial in pending:
+        trial_dir, backup_dir = run.dir / TRIALS / trial["name"], run.backup_dir_for(trial["name"])
+        futures[pool.submit(run_trial, trial, settings, str(trial_dir), str(backup_dir))] = phase
     for future in concurrent.futures.as_completed(futures):
         result = future.result()
-        results.append(result)
         error = "diverged" if result["dev_error"] is None else f"dev error {result['dev_error']:.3f}"
         print(f"  {result['name']}: lr {result['learning_rate']:.2e}, beta1 {result['beta1']:.4f}, "
               f"{result['layers']} x {result['units']} units -> {error}", flush=True)  # fmt: skip
-    return sorted(results, key=lambda r: r["name"])
+        yield futures[future], result
+
+
+def train_trials(run, trials: list[dict], train) -> list[dict]:
+    """Each trial as the run phase `trial/<name>`: finished ones are kept, the others trained by `train`."""
+    done = run.once_each({f"trial/{trial['name']}": trial for trial in trials}, train)
+    return list(done.values())
 
 
 def write_hparams_config(run, space: SearchSpace) -> None:
     """The HParams dashboard's column definitions, at the run's root."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
     hparams = [
         hp.HParam("stage", hp.Discrete(["coarse", "fine"])),
         hp.HParam("learning_rate", hp.RealInterval(10 ** space.log_lr[0], 10 ** space.log_lr[1])),
@@ -244,14 +287,35 @@ def write_hparams_config(run, space: SearchSpace) -> None:
     metrics = [
         hp.Metric("dev_error", display_name="dev error"),
         hp.Metric("train_error", display_name="train error"),
-        hp.Metric("epoch_loss", group="validation", display_name="dev loss"),
+        hp.Metric("loss", group="dev", display_name="dev loss"),
     ]
     with run.writer().as_default():
         hp.hparams_config(hparams=hparams, metrics=metrics)
         tf.summary.flush()
 
 
-def main(argv=None) -> int:
+def ranking_table(ranked: list[dict], fine_space: SearchSpace | None) -> str:
+    """The trials, best first, as Markdown, with the fine stage's ranges below."""
+    header = (
+        "| rank | trial | learning rate | beta1 | layers x units | train error | dev error |\n"
+        "|---|---|---|---|---|---|---|\n"
+    )
+    rows = "".join(
+        f"| {i} | {r['name']} | {r['learning_rate']:.2e} | {r['beta1']:.4f} | {r['layers']} x {r['units']} | "
+        + (
+            "diverged | diverged |"
+            if r["dev_error"] is None
+            else f"{r['train_error']:.3f} | {r['dev_error']:.3f} |"
+        )
+        + "\n"
+        for i, r in enumerate(ranked, start=1)
+    )
+    ranges = "" if fine_space is None else f"\n\nFine ranges: {asdict(fine_space)}"
+    return header + rows + ranges
+
+
+def parse_args(argv) -> tuple:
+    """The command line with the profile filled in, and the coarse search space; `fail`s on bad values."""
     args = build_parser().parse_args(argv)
     train_size, dev_size, epochs, coarse, fine = PROFILES[args.profile]
     args.train_size, args.dev_size = args.train_size or train_size, args.dev_size or dev_size
@@ -271,72 +335,66 @@ def main(argv=None) -> int:
         fail("--coarse-trials, --workers and --epochs must be >= 1, --fine-trials >= 0")
     if space.beta_r[1] >= 0 or space.units[0] < 1 or space.layers[0] < 1:
         fail("--beta-r-range must be below 0 (beta1 < 1); units and layers must be >= 1")
-    from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
+    return args, space
 
-    try:
-        fashion_mnist("train", data_dir=args.data_dir)  # fail fast here, not in every worker
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
-    run = start_run(EXPERIMENT, vars(args))
-    print(
-        f"Run directory: {run.dir}\n"
-        f"{args.workers} workers, {args.coarse_trials} coarse + {args.fine_trials} fine trials"
-    )
-    if not run.resumed:
-        write_hparams_config(run, space)
+
+def search(run, args, space: SearchSpace) -> tuple[list[dict], SearchSpace | None]:
+    """The coarse stage, then the fine stage around its best trial; returns every trial and the fine space."""
     settings = {
         key: getattr(args, key)
-        for key in ("train_size", "dev_size", "epochs", "batch_size", "data_dir", "seed")
+        for key in ("train_size", "dev_size", "epochs", "batch_size", "data_dir", "seed", "strategy")
     }
-    settings.update(run_dir=str(run.dir), data_seed=args.seed, strategy=args.strategy,
-                    backup_dir=str(run.backup_dir), resumed=run.resumed)  # fmt: skip
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(args.seed)  # the same trials, in the same order, on every resume
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     context = multiprocessing.get_context("spawn")  # fresh TensorFlow per worker, no forked state
     with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker,
                                                 initargs=(threads,)) as pool:  # fmt: skip
+        train = functools.partial(train_in_pool, pool, settings, run)
         print(f"\n== coarse: lr 10^{space.log_lr}, beta1 = 1 - 10^{space.beta_r}, units {space.units}, "
               f"layers {space.layers}")  # fmt: skip
-        results = run_stage("coarse", space, args.coarse_trials, rng, 0, settings, pool)
+        results = train_trials(run, sample_trials("coarse", space, args.coarse_trials, rng, args.seed), train)
         finished = [r for r in results if r["dev_error"] is not None]
-        fine_space = None
-        if finished and args.fine_trials:
-            best = min(finished, key=lambda r: r["dev_error"])
-            fine_space = space.around(best)
-            low, high = fine_space.log_lr
-            print(f"\n== fine, around {best['name']}: lr 10^({low:.2f}, {high:.2f}), "
-                  f"beta1 = 1 - 10^({fine_space.beta_r[0]:.2f}, {fine_space.beta_r[1]:.2f}), "
-                  f"units {fine_space.units}, layers {fine_space.layers}")  # fmt: skip
-            results += run_stage(
-                "fine", fine_space, args.fine_trials, rng, args.coarse_trials, settings, pool
-            )
+        if not (finished and args.fine_trials):
+            return results, None
+        best = min(finished, key=lambda r: r["dev_error"])
+        fine_space = space.around(best)
+        low, high = fine_space.log_lr
+        print(f"\n== fine, around {best['name']}: lr 10^({low:.2f}, {high:.2f}), "
+              f"beta1 = 1 - 10^({fine_space.beta_r[0]:.2f}, {fine_space.beta_r[1]:.2f}), "
+              f"units {fine_space.units}, layers {fine_space.layers}")  # fmt: skip
+        fine = sample_trials("fine", fine_space, args.fine_trials, rng, args.seed + args.coarse_trials)
+        return results + train_trials(run, fine, train), fine_space
+
+
+def main(argv=None) -> int:
+    args, space = parse_args(argv)
+    try:
+        fashion_mnist("train", data_dir=args.data_dir)  # fail fast here, not in every worker
+    except (SourceMissingError, SourceCorruptError) as error:
+        fail(str(error))
+    run = start_run(EXPERIMENT, vars(args), safe_to_change=SAFE_TO_CHANGE)
+    print(
+        f"Run directory: {run.dir}\n"
+        f"{args.workers} workers, {args.coarse_trials} coarse + {args.fine_trials} fine trials"
+    )
+    run.once("hparams_config", write_hparams_config, run, space)
+    results, fine_space = search(run, args, space)
 
     ranked = sorted(results, key=lambda r: (r["dev_error"] is None, r["dev_error"] or 0.0))
-    header = (
-        "| rank | trial | learning rate | beta1 | layers x units | train error | dev error |\n"
-        "|---|---|---|---|---|---|---|\n"
+    metrics = {f"{r['name']}/{name}": r[name] for r in ranked for name in ("dev_error", "train_error")}
+    metrics["best_dev_error"] = ranked[0]["dev_error"]
+    summary = ranking_table(ranked, fine_space)
+    run.finish(
+        metrics=metrics,
+        details={
+            "trials": ranked,
+            "coarse_space": asdict(space),
+            "fine_space": None if fine_space is None else asdict(fine_space),
+        },
+        summary=summary,
+        step=args.epochs,
     )
-    rows = "".join(
-        f"| {i} | {r['name']} | {r['learning_rate']:.2e} | {r['beta1']:.4f} | {r['layers']} x {r['units']} | "
-        + (
-            "diverged | diverged |"
-            if r["dev_error"] is None
-            else f"{r['train_error']:.3f} | {r['dev_error']:.3f} |"
-        )
-        + "\n"
-        for i, r in enumerate(ranked, start=1)
-    )
-    ranges = "" if fine_space is None else f"\n\nFine ranges: {asdict(fine_space)}"
-    print("\n" + header + rows + ranges)
-    import tensorflow as tf
-
-    with run.writer("summary").as_default():
-        tf.summary.text("summary", header + rows + ranges, step=0)
-    fine_ranges = None if fine_space is None else asdict(fine_space)
-    run.save_json(
-        "results.json", {"trials": ranked, "coarse_space": asdict(space), "fine_space": fine_ranges}
-    )
-    run.finish()
+    print("\n" + summary)
     return 0
 
 

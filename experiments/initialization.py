@@ -9,38 +9,44 @@ Fashion-MNIST three times, from three initializations of every kernel:
     large:  W[l] = randn(n[l], n[l-1]) * 10            the assignment's "large random"
     he:     W[l] = randn(n[l], n[l-1]) * sqrt(2 / n[l-1])
 
-What the lesson predicts, and what the logs show:
+What the lesson predicts, and what the logs let you check:
 
 - zeros never breaks symmetry: every hidden unit computes the same thing
   (here, with ReLU, nothing at all), the hidden layers' gradients are
-  exactly 0, only the output bias learns, and the error stays at ~90%
-  (the class prior).
+  exactly 0, only the output bias learns, and the error stays at the class
+  prior (90% for ten balanced classes).
 - large random explodes: activations grow by ~10 sqrt(n/2) per layer, the
-  logits are huge, softmax saturates, the loss and the gradients are some
-  twelve orders of magnitude above He's, and Adam's small steps barely
-  move weights of size 10: training hardly recovers.
+  logits are huge, softmax saturates, the loss and the gradients are orders
+  of magnitude above He's, and Adam's small steps barely move weights of
+  size 10: training hardly recovers.
 - He keeps the scale of activations and gradients about equal from layer
   to layer, and trains.
 
 Run:
-    python -m experiments.initialization                     # ~1-3 min on 2 CPU cores
+    python -m experiments.initialization                     # default profile: 5,000 examples, 5 epochs
     python -m experiments.initialization --profile full      # 20,000 examples, 15 epochs
     python -m experiments.initialization --large-scale 3 --depth 10
+    python -m experiments.initialization --resume --epochs 8  # continue a stopped run, longer
     tensorboard --logdir logs/initialization
 
 In TensorBoard:
-- Scalars / Time Series: "epoch_loss" and "epoch_accuracy" overlay the
-  runs <init>/train and <init>/validation; "epoch_gradient_norm" is the mean
-  global gradient norm of each epoch (log-scale the axis to compare).
-  Under <init>/layers: "gradient_norm/<layer>" (the gradient norm of each
-  kernel on a fixed probe batch, epoch 0 = before training: of the same
-  order in every layer for He, exactly 0 for zeros, ~1e12 for large) and
-  "symmetry/<layer>" (the largest difference between two units' incoming
-  weights: 0 means all units are identical).
+- Scalars / Time Series: "loss" and "error" overlay the runs <init>/train
+  and <init>/dev (measured after every epoch in inference mode on the whole
+  sets; log-scale the axis to compare the losses); "gap" (runs <init>/gaps)
+  is dev minus train error. Under <init>/layers: "gradient_norm/<layer>"
+  (the gradient norm of each kernel on a fixed probe batch, step 0 = before
+  training: of the same order in every layer for He, exactly 0 for zeros,
+  far larger for large) and "symmetry/<layer>" (the largest difference
+  between two units' incoming weights: 0 means all units are identical).
 - Histograms / Distributions: "weights/<layer>", "gradients/<layer>" and
   "activations/<layer>" per initialization (the large random activations
   spread over many orders of magnitude; the zeros ones are a spike at 0).
 - Text: "summary", the final table.
+
+Results (results.json, details["variants"][<init>]): train_error and
+dev_error after the last epoch, epoch1_loss (J on the training set after
+epoch 1), and the probe's gradient norm of the first and the last layer
+before training.
 """
 
 from __future__ import annotations
@@ -51,10 +57,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.harness.cli import experiment_parser, fail, parse_subset
+from kerasdl.harness.comparison import markdown_table
+from kerasdl.harness.curves import EpochCurves, epoch_history
+from kerasdl.harness.run import start_run
 from kerasdl.harness.variants import add_profile_flags, apply_profile, finish_with_table, train_variants
 from kerasdl.nn.initializers import He
-from kerasdl.training.backup import BackupStore
 from kerasdl.training.distribute import make_strategy
 from kerasdl.training.loop import TrainingLoop
 from pipelines.sources import SourceCorruptError, SourceMissingError
@@ -108,14 +116,19 @@ def build_model(name: str, input_shape, num_classes: int, depth: int, width: int
     return keras.Model(inputs, outputs, name=f"plain_{name}")
 
 
-class LayerProbe:
-    """Per-layer weights, gradients and activations on one fixed batch, to TensorBoard."""
+class LayerProbe(keras.callbacks.Callback):
+    """Per-layer weights, gradients and activations on one fixed batch, to TensorBoard.
+
+    `log(step)` measures and writes them; as a callback it does so after
+    every epoch, at step = the number of epochs trained.
+    """
 
     def __init__(self, model: keras.Model, loss, x: tf.Tensor, y: tf.Tensor, writer):
-        self.model, self.loss, self.x, self.y, self.writer = model, loss, x, y, writer
+        super().__init__()
+        self.set_model(model)
+        self.loss, self.x, self.y, self.writer = loss, x, y, writer
         self.dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
         self.activations = keras.Model(model.inputs, [layer.output for layer in self.dense])
-        self.first_norms: dict[str, float] | None = None
 
     @tf.function
     def _measure(self):
@@ -125,14 +138,10 @@ class LayerProbe:
         kernels = [layer.kernel for layer in self.dense]
         return tape.gradient(loss, kernels), outputs
 
-    def __call__(self, step: int, write: bool = True) -> dict[str, float]:
-        """Measures (and with `write`, logs) the probe at `step`; returns each kernel's gradient norm."""
+    def log(self, step: int) -> dict[str, float]:
+        """Measures and logs the probe at `step`; returns each kernel's gradient norm by layer name."""
         grads, outputs = self._measure()
         norms = {}
-        if not write:
-            norms = {layer.name: float(tf.norm(grad)) for layer, grad in zip(self.dense, grads, strict=True)}
-            self.first_norms = self.first_norms or norms
-            return norms
         with self.writer.as_default():
             for layer, grad, output in zip(self.dense, grads, outputs, strict=True):
                 kernel = layer.kernel.numpy()
@@ -143,9 +152,27 @@ class LayerProbe:
                 tf.summary.histogram(f"weights/{layer.name}", kernel, step=step)
                 tf.summary.histogram(f"gradients/{layer.name}", grad, step=step)
                 tf.summary.histogram(f"activations/{layer.name}", output, step=step)
-        if self.first_norms is None:
-            self.first_norms = norms
         return norms
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.log(step=epoch + 1)
+
+
+def summary_table(results: dict) -> str:
+    """The final table; gradient norms span many orders of magnitude, so they are shown as %.3g."""
+    return markdown_table(
+        [
+            {
+                "init": name,
+                "train error": r["train_error"],
+                "dev error": r["dev_error"],
+                "epoch-1 loss": f"{r['epoch1_loss']:.3g}",
+                "grad norm at init, first layer": f"{r['first_layer_gradient_norm_at_init']:.3g}",
+                "last layer": f"{r['last_layer_gradient_norm_at_init']:.3g}",
+            }
+            for name, r in results.items()
+        ]
+    )
 
 
 def main(argv=None) -> int:
@@ -159,71 +186,43 @@ def main(argv=None) -> int:
     except (SourceMissingError, SourceCorruptError, ValueError) as error:
         fail(str(error))
     strategy = make_strategy(args.strategy)
-    run = start_run(EXPERIMENT, vars(args))
+    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; initializations: {', '.join(inits)}")
     probe_x, probe_y = next(iter(data.train_eval.unbatch().batch(PROBE_SIZE)))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    first_losses = run.saved_json(FIRST_LOSSES)
-
     def train(name: str) -> dict:
-        backup_dir = run.backup_dir / name
-        started = run.resumed and BackupStore(backup_dir).latest_position() is not None
-        keras.utils.set_random_seed(args.seed)  # the same batches for every initialization
+        keras.utils.set_random_seed(args.seed)
         with strategy.scope():
             model = build_model(
                 name, data.input_shape, data.num_classes, args.depth, args.width, args.large_scale
             )
             optimizer = keras.optimizers.Adam(args.learning_rate)
-        probe = LayerProbe(model, loss, probe_x, probe_y, run.writer(f"{name}/layers"))
-        probe(step=0, write=not started)  # on a resume the points of step 0 are already there
         loop = TrainingLoop(model, optimizer, loss, [keras.metrics.SparseCategoricalAccuracy("accuracy")],
                             strategy=strategy)  # fmt: skip
-        history = loop.fit(
+        probe = LayerProbe(model, loss, probe_x, probe_y, run.writer(f"{name}/layers"))
+        at_init = run.once(f"probe_at_init/{name}", probe.log, 0)  # step 0: the initial weights
+        curves = EpochCurves(run.curves, {"train": data.train_eval, "dev": data.dev}, prefix=name,
+                             evaluator=loop)  # fmt: skip
+        loop.fit(
             data.fresh_train(),  # the same batches in the same order for every initialization
             args.epochs,
-            validation_data=data.dev,
-            run=run,
-            log_prefix=name,
             verbose=1 if sys.stdout.isatty() else 2,
-            on_epoch_end=lambda epoch, logs, probe=probe, name=name: _after_epoch(
-                run, probe, name, epoch, logs, first_losses
-            ),
-            backup_dir=backup_dir,
+            on_epoch_end=keras.callbacks.CallbackList([curves, probe]).on_epoch_end,
+            backup_dir=run.backup_dir_for(name),  # written after the epoch's points
         )
-        del history  # after a resume it holds only the epochs trained since
-        first_layer, last_layer = probe.dense[0].name, probe.dense[-1].name
+        history = epoch_history(run.curves, ("train", "dev"), prefix=name)
         return {
-            # Measured after training in inference mode, not the running average of the last epoch.
-            "train_error": 1 - loop.evaluate(data.train_eval)["accuracy"],
-            "dev_error": 1 - loop.evaluate(data.dev)["accuracy"],  # = the last epoch's val_accuracy
-            "initial_loss": first_losses[name],
-            "first_layer_gradient_norm_at_init": probe.first_norms[first_layer],
-            "last_layer_gradient_norm_at_init": probe.first_norms[last_layer],
+            "train_error": history["train"]["error"][-1],
+            "dev_error": history["dev"]["error"][-1],
+            "epoch1_loss": history["train"]["loss"][0],
+            "first_layer_gradient_norm_at_init": at_init[probe.dense[0].name],
+            "last_layer_gradient_norm_at_init": at_init[probe.dense[-1].name],
         }
 
-    results = train_variants(run, inits, train)  # --resume skips the finished ones
-    header = (
-        "| init | train error | dev error | epoch-1 loss | grad norm at init, first layer | last layer |\n"
-        "|---|---|---|---|---|---|\n"
-    )
-    rows = "".join(
-        f"| {n} | {r['train_error']:.3f} | {r['dev_error']:.3f} | {r['initial_loss']:.3g} | "
-        f"{r['first_layer_gradient_norm_at_init']:.3g} | {r['last_layer_gradient_norm_at_init']:.3g} |\n"
-        for n, r in results.items()
-    )
-    finish_with_table(run, header + rows, step=args.epochs)
+    results = train_variants(run, inits, train)
+    finish_with_table(run, summary_table(results), results, step=args.epochs)
     return 0
-
-
-FIRST_LOSSES = "epoch1_loss.json"  # each variant's epoch-1 loss, kept for the table across a resume
-
-
-def _after_epoch(run, probe, name: str, epoch: int, logs: dict, first_losses: dict) -> None:
-    probe(step=epoch + 1)
-    if epoch == 0:
-        first_losses[name] = logs["loss"]
-        run.save_json(FIRST_LOSSES, first_losses)
 
 
 if __name__ == "__main__":

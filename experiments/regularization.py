@@ -9,27 +9,28 @@ grows. The same network, from the same initial weights, then trains with
     L2:       J + lambda / (2m) * sum_l ||W[l]||_F^2   (kerasdl.nn.regularizers.L2)
     dropout:  a[l] * d[l] / keep_prob on hidden layers (kerasdl.nn.layers.InvertedDropout)
 
-and both shrink the gap. The optimizer is gradient descent with momentum
-(kerasdl.nn.optimizers.Momentum), under which L2 is plain weight decay as in
-the lesson (Adam's per-weight scaling weakens it). Measured with the
-default profile (seed 0; reruns differ by ~0.01, CPU thread scheduling):
-final dev error 0.173 / 0.168 / 0.165 and gap 0.173 / 0.157 / 0.123 for
-none / l2 / dropout.
-Training error is measured in inference mode (no
-dropout), as the lesson says to: "turn off dropout" when checking J.
+and both should shrink the gap. The optimizer is gradient descent with
+momentum (kerasdl.nn.optimizers.Momentum), under which L2 is plain weight
+decay as in the lesson (Adam's per-weight scaling weakens it). Training
+error is measured in inference mode (no dropout), as the lesson says to:
+"turn off dropout" when checking J.
 
 Run:
-    python -m experiments.regularization                    # ~2 min on 2 CPU cores (3 variants x 30 epochs)
+    python -m experiments.regularization                    # default profile: 3 variants x 30 epochs
     python -m experiments.regularization --profile full     # 10,000 examples, 60 epochs
     python -m experiments.regularization --lambd 5 --keep-prob 0.6
+    python -m experiments.regularization --resume --epochs 40   # continue a stopped run, longer
     tensorboard --logdir logs/regularization
 
 In TensorBoard (Time Series / Scalars): "error" overlays the runs
 <variant>/train and <variant>/dev for none, l2 and dropout (regex-filter the
-runs to compare two); "gap" overlays dev minus train error per variant (the
-variance the regularizers attack); "weights/squared_norm" shows L2 shrinking
-sum ||W||_F^2; "loss" is the cross-entropy without the penalty. Text
-"summary" has the final table.
+runs to compare two); "gap" (runs <variant>/gaps) is dev minus train error
+per variant, the variance the regularizers attack; "weights/squared_norm"
+(runs <variant>) shows L2 shrinking sum ||W||_F^2; "loss" is J as training
+sees it (for l2, with the penalty). Text "summary" has the final table.
+
+Results (results.json, details["variants"][<variant>]): train_error,
+dev_error and gap after the last epoch, and max_gap over every epoch.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.run import experiment_parser, fail, parse_subset, start_run
+from kerasdl.harness.cli import experiment_parser, fail, parse_subset
+from kerasdl.harness.comparison import markdown_table
+from kerasdl.harness.run import start_run
 from kerasdl.harness.variants import (
     add_profile_flags,
     apply_profile,
@@ -131,7 +134,7 @@ def main(argv=None) -> int:
         data = small_train_dev(args.train_size, args.dev_size, args.batch_size, args.seed, args.data_dir)
     except (SourceMissingError, SourceCorruptError, ValueError) as error:
         fail(str(error))
-    run = start_run(EXPERIMENT, vars(args))
+    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
     strategy = make_strategy(args.strategy)
     print(f"Run directory: {run.dir}\nm = {data.m} training examples; variants: {', '.join(variants)}")
 
@@ -156,13 +159,18 @@ def main(argv=None) -> int:
             "max_gap": max(history["gap"]),
         }
 
-    results = train_variants(run, variants, train)  # on --resume: skips the variants that had finished
-    header = "| variant | train error | dev error | gap (dev - train) |\n|---|---|---|---|\n"
-    rows = "".join(
-        f"| {v} | {r['train_error']:.3f} | {r['dev_error']:.3f} | {r['gap']:.3f} |\n"
+    results = train_variants(run, variants, train)
+    rows = [
+        {
+            "variant": v,
+            "train error": r["train_error"],
+            "dev error": r["dev_error"],
+            "gap (dev - train)": r["gap"],
+            "max gap": r["max_gap"],
+        }
         for v, r in results.items()
-    )
-    finish_with_table(run, header + rows, step=args.epochs)
+    ]
+    finish_with_table(run, markdown_table(rows), results, step=args.epochs)
     return 0
 
 

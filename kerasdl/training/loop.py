@@ -13,8 +13,8 @@ Two ways to use it:
 
 - `TrainingLoop`: the whole loop in the open (tf.function-compiled step,
   optional XLA, tf.distribute through `strategy.run` and
-  `experimental_distribute_dataset`, a Keras Progbar, epoch scalars written to
-  a `kerasdl.harness.run.Run`).
+  `experimental_distribute_dataset`, a Keras Progbar, an `on_epoch_end` hook
+  for per-epoch curves, backups to resume from).
 - `CustomStepModel`: a `keras.Model` whose `train_step` does the same
   clipping and gradient-norm tracking, so `model.fit`, its callbacks and its
   distribution support keep working.
@@ -35,7 +35,10 @@ Example:
         optimizer = keras.optimizers.SGD(0.1)
     loop = TrainingLoop(model, optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                         metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")], strategy=strategy)
-    history = loop.fit(train_dataset, epochs=3, validation_data=dev_dataset, run=run)
+    # Per-epoch curves: the harness's one writer, evaluating through the loop.
+    curves = EpochCurves(run.curves, {"train": train_eval_dataset, "dev": dev_dataset}, evaluator=loop)
+    history = loop.fit(train_dataset, epochs=3, on_epoch_end=curves.on_epoch_end,
+                       backup_dir=run.backup_dir_for("model"))
 """
 
 from __future__ import annotations
@@ -279,8 +282,6 @@ class TrainingLoop:
         epochs: int = 1,
         *,
         validation_data: tf.data.Dataset | None = None,
-        run=None,
-        log_prefix: str = "",
         verbose: int = 1,
         on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
         backup_dir: str | os.PathLike | None = None,
@@ -290,17 +291,16 @@ class TrainingLoop:
         Args:
             dataset: the training batches; the loop does not shuffle or batch.
             epochs: passes over `dataset`.
-            validation_data: batches evaluated after every epoch.
-            run: a `kerasdl.harness.run.Run`; epoch scalars go to its "train"
-                and "validation" writers as epoch_<name> (the tags the Keras
-                TensorBoard callback uses, so curves of both overlay).
-            log_prefix: writes to "<log_prefix>/train" and
-                "<log_prefix>/validation" instead, one pair per variant.
+            validation_data: batches evaluated after every epoch (their
+                results are in the logs and history as "val_<name>").
             verbose: 1 shows a Keras Progbar per epoch, 0 is silent.
-            on_epoch_end: called with (epoch, logs) after each epoch.
+            on_epoch_end: called with (epoch, logs) after each epoch, before
+                its backup: e.g. `kerasdl.harness.curves.EpochCurves(...,
+                evaluator=loop).on_epoch_end`, which writes the per-epoch
+                curves (the loop writes none itself).
             backup_dir: back up the model's and optimizer's variables there
                 after every epoch (`kerasdl.training.backup.BackupStore`, written by
-                the chief only, after the epoch's points and `on_epoch_end`)
+                the chief only, after `on_epoch_end`)
                 and, when it holds a backup, restore it first and continue
                 at the epoch it reached (a `fit` that had finished trains no
                 more epochs). The data order of the remaining epochs is that
@@ -354,8 +354,6 @@ class TrainingLoop:
                 logs.update({f"val_{name}": value for name, value in self.evaluate(validation_data).items()})
             if verbose:
                 progbar.update(seen, [(n, v) for n, v in logs.items()], finalize=True)
-            if run is not None:
-                self._write(run, epoch, logs, log_prefix)
             for name, value in logs.items():
                 history.setdefault(name, []).append(value)
             if on_epoch_end is not None:
@@ -364,20 +362,6 @@ class TrainingLoop:
                 position = {"epoch": epoch + 1, "batch": 0, "step": optimizer_step(self.optimizer)}
                 store.save(variables, position)
         return history
-
-    def _write(self, run, epoch: int, logs: dict[str, float], prefix: str) -> None:
-        learning_rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
-        prefix = f"{prefix.strip('/')}/" if prefix else ""
-        with run.writer(f"{prefix}train").as_default():
-            for name, value in logs.items():
-                if not name.startswith("val_"):
-                    tf.summary.scalar(f"epoch_{name}", value, step=epoch)
-            tf.summary.scalar("epoch_learning_rate", learning_rate, step=epoch)
-        if any(name.startswith("val_") for name in logs):
-            with run.writer(f"{prefix}validation").as_default():
-                for name, value in logs.items():
-                    if name.startswith("val_"):
-                        tf.summary.scalar(f"epoch_{name[4:]}", value, step=epoch)
 
 
 # ----------------------------------------------------------------------------- the train_step override

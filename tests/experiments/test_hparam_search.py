@@ -8,6 +8,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from experiments import hparam_search
 from experiments.hparam_search import SearchSpace
+from kerasdl.harness.run import changed_flags
 
 SPACE = SearchSpace(log_lr=(-4.0, -1.0), beta_r=(-3.0, -1.0), units=(16, 256), layers=(1, 3))
 
@@ -45,43 +46,38 @@ class TestSampling:
 
 def test_smoke_run_logs_every_trial_to_the_hparams_dashboard(fashion_mnist_all, logdir):
     argv = ["--logdir", str(logdir), "--run-name", "smoke", "--train-size", "300", "--dev-size", "200",
-            "--epochs", "1", "--coarse-trials", "2", "--fine-trials", "1", "--workers", "2"]  # fmt: skip
+            "--epochs", "2", "--coarse-trials", "2", "--fine-trials", "1", "--workers", "2"]  # fmt: skip
     assert hparam_search.main(argv) == 0
     run_dir = logdir / "hparam_search" / "smoke"
     assert "_hparams_/experiment" in EventAccumulator(str(run_dir)).Reload().Tags()["tensors"]
     results = json.loads((run_dir / "results.json").read_text())
-    names = sorted(trial["name"] for trial in results["trials"])
+    trials = results["details"]["trials"]
+    names = sorted(trial["name"] for trial in trials)
     assert names == ["coarse-00", "coarse-01", "fine-00"]
     for name in names:
-        session = set(EventAccumulator(str(run_dir / "trials" / name)).Reload().Tags()["tensors"])
-        assert {"_hparams_/session_start_info", "dev_error", "train_error"} <= session
-        validation = EventAccumulator(str(run_dir / "trials" / name / "validation")).Reload()
-        assert "epoch_loss" in validation.Tags()["tensors"]
-    fine = next(t for t in results["trials"] if t["stage"] == "fine")
-    low, high = results["fine_space"]["log_lr"]
+        trial_dir = run_dir / hparam_search.TRIALS / name
+        session = EventAccumulator(str(trial_dir)).Reload()
+        assert {"_hparams_/session_start_info", "dev_error", "train_error"} <= set(session.Tags()["tensors"])
+        assert len(session.Tensors("_hparams_/session_start_info")) == 1
+        for split in ("train", "dev"):  # the harness's one tag scheme, written by the worker
+            assert {"loss", "error"} <= set(
+                EventAccumulator(str(trial_dir / split)).Reload().Tags()["tensors"]
+            )
+        assert json.loads((run_dir / "phases" / "trial" / f"{name}.json").read_text())["state"] == "done"
+    fine = next(t for t in trials if t["stage"] == "fine")
+    low, high = results["details"]["fine_space"]["log_lr"]
     assert low <= math.log10(fine["learning_rate"]) <= high
-    assert all(0 <= t["dev_error"] <= 1 for t in results["trials"] if t["status"] == "ok")
+    ok = [t for t in trials if t["status"] == "ok"]
+    assert [t["dev_error"] for t in ok] == sorted(t["dev_error"] for t in ok)  # ranked
+    for trial in ok:  # the errors are the last points of the trial's curves, every epoch kept
+        assert trial["history"]["epoch"] == [1, 2]
+        assert trial["dev_error"] == trial["history"]["dev"]["error"][-1]
+        assert results["metrics"][f"{trial['name']}/dev_error"] == trial["dev_error"]
+    assert results["metrics"]["best_dev_error"] == trials[0]["dev_error"]
 
 
-def test_resume_skips_finished_trials_and_continues_from_the_backups(fashion_mnist_all, logdir):
-    argv = ["--logdir", str(logdir), "--run-name", "cut", "--train-size", "300", "--dev-size", "200",
-            "--epochs", "1", "--coarse-trials", "2", "--fine-trials", "0", "--workers", "1"]  # fmt: skip
-    assert hparam_search.main(argv) == 0
-    run_dir = logdir / "hparam_search" / "cut"
-    whole = json.loads((run_dir / "results.json").read_text())
-    # Make it an interrupted run: coarse-00 finished (its result marked), coarse-01 trained but not saved.
-    (run_dir / "FINISHED").unlink()
-    (run_dir / "results.json").unlink()
-    finished = run_dir / "trials" / "coarse-00" / hparam_search.TRIAL_RESULT
-    finished.write_text(json.dumps({**json.loads(finished.read_text()), "marker": 1}))
-    (run_dir / "trials" / "coarse-01" / hparam_search.TRIAL_RESULT).unlink()
-    assert (run_dir / "backup" / "coarse-01" / "manifest.json").exists()
-
-    assert hparam_search.main([*argv, "--resume"]) == 0
-    assert (run_dir / "FINISHED").exists()
-    trials = {t["name"]: t for t in json.loads((run_dir / "results.json").read_text())["trials"]}
-    assert trials["coarse-00"].pop("marker") == 1  # skipped, not trained again
-    by_name = sorted(whole["trials"], key=lambda t: t["name"])
-    assert sorted(trials.values(), key=lambda t: t["name"]) == by_name  # the same errors
-    session = EventAccumulator(str(run_dir / "trials" / "coarse-01")).Reload()
-    assert len(session.Tensors("_hparams_/session_start_info")) == 1
+def test_resume_may_change_the_number_of_workers_only():
+    """Parallelism changes neither data nor models; another --epochs would mix trials of two searches."""
+    saved = vars(hparam_search.parse_args(["--workers", "2"])[0])
+    resumed = vars(hparam_search.parse_args(["--workers", "1", "--epochs", "5"])[0])
+    assert changed_flags(saved, resumed, hparam_search.SAFE_TO_CHANGE) == ["--epochs: 3 -> 5"]

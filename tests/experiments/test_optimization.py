@@ -19,17 +19,20 @@ def test_runs_every_variant_and_logs_overlaid_curves(fashion_mnist_all, logdir):
             "--decay-rate", "1.0", "--decay-initial-rate", "0.004"]  # fmt: skip
     assert optimization.main(argv) == 0
     run_dir = logdir / "optimization" / "smoke"
-    for variant in optimization.VARIANTS:
-        assert {"loss", "error"} <= tags(run_dir / variant / "train")
+    for variant in optimization.VARIANTS:  # the harness's one tag scheme
+        assert {"loss", "error", "learning_rate"} <= tags(run_dir / variant / "train")
         assert {"loss", "error"} <= tags(run_dir / variant / "dev")
-        assert "learning_rate" in tags(run_dir / variant)
     results = json.loads((run_dir / "results.json").read_text())
-    assert set(results) == set(optimization.VARIANTS)
-    assert results["batch_gd"]["steps_per_epoch"] == 1 < results["adam"]["steps_per_epoch"]
-    assert all(len(r["train_loss"]) == 2 for r in results.values())
+    variants = results["details"]["variants"]
+    assert set(variants) == set(optimization.VARIANTS)
+    assert variants["batch_gd"]["steps_per_epoch"] == 1 < variants["adam"]["steps_per_epoch"]
+    assert all(len(r["train_loss"]) == len(r["dev_error"]) == 2 for r in variants.values())
+    for variant, figures in variants.items():  # the table's J is the curve's, measured on the training set
+        assert [value for _, value in results["curves"][f"{variant}/train"]["loss"]] == figures["train_loss"]
+        assert results["metrics"][f"{variant}/final_dev_error"] == figures["dev_error"][-1]
     assert "summary" in tags(run_dir / "summary")
     # Adam with decay: logged after epochs 1 and 2, the rate of the next step, alpha0 / (1 + epoch_num).
-    logged = EventAccumulator(str(run_dir / "adam_decay")).Reload().Tensors("learning_rate")
+    logged = EventAccumulator(str(run_dir / "adam_decay" / "train")).Reload().Tensors("learning_rate")
     rates = [float(tf.make_ndarray(event.tensor_proto)) for event in logged]
     assert rates == pytest.approx([0.004 / 3, 0.004 / 4], rel=1e-5)
 

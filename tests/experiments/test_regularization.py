@@ -18,34 +18,53 @@ def test_runs_end_to_end_and_logs_curves(fashion_mnist_all, logdir):
             "--epochs", "2", "--width", "16", "--batch-size", "64"]  # fmt: skip
     assert regularization.main(argv) == 0
     run_dir = logdir / "regularization" / "smoke"
-    for variant in regularization.VARIANTS:
-        for split in ("train", "dev"):
-            assert {"error", "loss"} <= tags(run_dir / variant / split)
-        assert {"gap", "learning_rate", "weights/squared_norm"} <= tags(run_dir / variant)
-        assert len(EventAccumulator(str(run_dir / variant)).Reload().Tensors("gap")) == 2  # one per epoch
+    for variant in regularization.VARIANTS:  # the harness's one tag scheme, plus the L2 probe
+        assert {"error", "loss", "learning_rate"} <= tags(run_dir / variant / "train")
+        assert {"error", "loss"} <= tags(run_dir / variant / "dev")
+        assert (
+            len(EventAccumulator(str(run_dir / variant / "gaps")).Reload().Tensors("gap")) == 2
+        )  # per epoch
+        assert "weights/squared_norm" in tags(run_dir / variant)
     assert "summary" in tags(run_dir / "summary")
     results = json.loads((run_dir / "results.json").read_text())
-    assert set(results) == set(regularization.VARIANTS)
-    assert all(0 <= r["dev_error"] <= 1 for r in results.values())
-    assert json.loads((run_dir / "config.json").read_text())["config"]["epochs"] == 2
+    assert results["schema"] == "kerasdl.results/1" and results["config"]["epochs"] == 2
+    variants = results["details"]["variants"]
+    assert set(variants) == set(regularization.VARIANTS)
+    for variant, figures in variants.items():
+        assert set(figures) == {"train_error", "dev_error", "gap", "max_gap"}
+        assert 0 <= figures["dev_error"] <= 1
+        assert figures["gap"] == pytest.approx(figures["dev_error"] - figures["train_error"])
+        gaps = [value for _, value in results["curves"][f"{variant}/gaps"]["gap"]]
+        assert figures["max_gap"] == max(gaps) and len(gaps) == 2  # over every epoch
+        assert results["metrics"][f"{variant}/dev_error"] == figures["dev_error"]
     assert (run_dir / FINISHED).exists()
     assert all((run_dir / "backup" / variant).is_dir() for variant in regularization.VARIANTS)
 
 
-def test_resume_skips_finished_variants(fashion_mnist_all, logdir, capsys):
-    common = ["--logdir", str(logdir), "--run-name", "interrupted", "--train-size", "200",
-              "--dev-size", "100",
-              "--epochs", "1", "--width", "8"]  # fmt: skip
-    assert regularization.main([*common, "--variants", "none"]) == 0
+def test_resume_keeps_the_finished_variants(fashion_mnist_all, logdir, monkeypatch):
+    argv = ["--logdir", str(logdir), "--run-name", "interrupted", "--train-size", "200", "--dev-size", "100",
+            "--epochs", "1", "--width", "8", "--variants", "none,l2"]  # fmt: skip
+    build_model = regularization.build_model
+
+    def stop_before_l2(variant, *args):
+        if variant == "l2":
+            raise KeyboardInterrupt  # as if the process had been stopped there
+        return build_model(variant, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(regularization, "build_model", stop_before_l2)
+        with pytest.raises(KeyboardInterrupt):
+            regularization.main(argv)
     run_dir = logdir / "regularization" / "interrupted"
-    (run_dir / FINISHED).unlink()  # as if the process had been stopped before the other variants
-    first = json.loads((run_dir / "results.json").read_text())["none"]
-    assert regularization.main([*common, "--variants", "none,l2", "--resume"]) == 0
-    assert "none: finished before the interruption, skipped" in capsys.readouterr().out
-    results = json.loads((run_dir / "results.json").read_text())
-    assert set(results) == {"none", "l2"} and results["none"] == first
+    none = json.loads((run_dir / "phases" / "variant" / "none.json").read_text())
+    assert none["state"] == "done" and not (run_dir / "results.json").exists()
+
+    assert regularization.main([*argv, "--resume"]) == 0
+    assert json.loads((run_dir / "phases" / "variant" / "none.json").read_text()) == none  # not trained again
+    variants = json.loads((run_dir / "results.json").read_text())["details"]["variants"]
+    assert set(variants) == {"none", "l2"} and variants["none"] == none["result"]
     assert "error" in tags(run_dir / "l2" / "dev")
-    assert not (logdir / "regularization" / "interrupted-2").exists()
+    assert [p.name for p in (logdir / "regularization").iterdir()] == ["interrupted"]
 
 
 def test_help_explains_every_flag(capsys):
@@ -61,8 +80,10 @@ def test_help_explains_every_flag(capsys):
         "--epochs",
         "--width",
         "--learning-rate",
+        "--resume",
     ):
         assert flag in out
+    assert "Measured" not in out and "min on" not in out  # no figures of one machine's runs
 
 
 def test_bad_variant_is_one_clear_line(logdir, capsys):

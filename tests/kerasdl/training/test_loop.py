@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from kerasdl.harness.curves import EpochCurves
 from kerasdl.harness.run import start_run
 from kerasdl.training.backup import BackupStore, optimizer_step, training_variables
 from kerasdl.training.loop import CustomStepModel, TrainingLoop, clip_by_global_norm
@@ -95,22 +96,29 @@ class TestTrainingLoop:
         step = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(model.get_weights(), before, strict=True)))
         assert step == pytest.approx(clip, rel=1e-4)  # lr 1: the update is the clipped gradient
 
-    def test_metrics_validation_and_event_files(self, logdir):
+    def test_metrics_validation_and_epoch_curves_through_on_epoch_end(self, logdir):
         run = start_run("training_test", {"logdir": str(logdir), "seed": 0})
         loop = TrainingLoop(_sequential(), keras.optimizers.SGD(0.5), LOSS,
                             metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")])  # fmt: skip
-        history = loop.fit(_dataset(), epochs=4, validation_data=_dataset(), run=run, verbose=0)
+        curves = EpochCurves(run.curves, {"train": _dataset(), "dev": _dataset()}, evaluator=loop)
+        history = loop.fit(_dataset(), epochs=4, validation_data=_dataset(), on_epoch_end=curves.on_epoch_end,
+                           verbose=0)  # fmt: skip
         run.close()
         assert history["accuracy"][-1] > history["accuracy"][0]
         assert history["val_loss"][-1] < history["val_loss"][0]
         # Validation uses the same examples here, in inference mode: it equals a separate evaluate().
         assert loop.evaluate(_dataset())["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-6)
-        train_tags = EventAccumulator(str(run.dir / "train")).Reload().Tags()["tensors"]
-        validation_tags = EventAccumulator(str(run.dir / "validation")).Reload().Tags()["tensors"]
-        assert {"epoch_loss", "epoch_accuracy", "epoch_gradient_norm", "epoch_learning_rate"} <= set(
-            train_tags
-        )
-        assert {"epoch_loss", "epoch_accuracy"} <= set(validation_tags)
+        # The loop writes no curves itself: the harness's EpochCurves does, evaluating through the loop.
+        assert [step for step, _ in run.curves.points("dev", "loss")] == [1, 2, 3, 4]
+        assert run.curves.values("dev", "loss") == pytest.approx(history["val_loss"], rel=1e-6)
+        error = [1 - accuracy for accuracy in history["val_accuracy"]]
+        assert run.curves.values("dev", "error") == pytest.approx(error, abs=1e-6)
+        assert run.curves.values("train", "learning_rate") == pytest.approx([0.5] * 4)
+        for subrun, tags in (("train", {"loss", "error", "learning_rate"}), ("dev", {"loss", "error"})):
+            assert tags <= set(EventAccumulator(str(run.dir / subrun)).Reload().Tags()["tensors"])
+        assert not (run.dir / "validation").exists()
+        with pytest.raises(TypeError, match="run"):
+            loop.fit(_dataset(), run=run, verbose=0)
 
     def test_diverging_loss_is_an_error(self):
         x, y = _data()
@@ -234,7 +242,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from tests.kerasdl.test_training import LOSS, _dataset, _sequential
+    from tests.kerasdl.training.test_loop import LOSS, _dataset, _sequential
     from kerasdl.training.loop import CustomStepModel, TrainingLoop
 
     def train(strategy, clip):

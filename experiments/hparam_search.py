@@ -381,6 +381,8 @@ def main(argv=None) -> int:
     results, fine_space = search(run, args, space)
 
     ranked = sorted(results, key=lambda r: (r["dev_error"] is None, r["dev_error"] or 0.0))
+    for trial in ranked:  # each worker kept its curves in its trial's folder
+        run.curves.include(run.dir / TRIALS / trial["name"], f"{TRIALS}/{trial['name']}")
     metrics = {f"{r['name']}/{name}": r[name] for r in ranked for name in ("dev_error", "train_error")}
     metrics["best_dev_error"] = ranked[0]["dev_error"]
     summary = ranking_table(ranked, fine_space)

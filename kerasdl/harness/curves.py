@@ -70,6 +70,18 @@ class CurveLog:
         """Persists every point (atomically); call it once per epoch, before the epoch's backup."""
         atomic_write_json(self.path, self._points)
 
+    def include(self, directory: str | os.PathLike, prefix: str) -> None:
+        """Adds the points saved in `directory/curves.json` under `prefix/` (not to TensorBoard again).
+
+        For curves written by other processes into a folder of this run (the
+        trials of a parallel search): their points are already in
+        TensorBoard under that folder, and this puts them in the results.
+        """
+        path = Path(directory) / CURVES
+        if path.exists():
+            for subrun, tags in json.loads(path.read_text()).items():
+                self._points[_join(prefix, subrun)] = tags
+
     def points(self, subrun: str, tag: str) -> list[tuple[int, float]]:
         """(step, value) pairs of one curve, by step."""
         curve = self._points.get(subrun, {}).get(tag, {})

@@ -92,6 +92,12 @@ def test_points_persist_and_a_resumed_log_reads_them_back(tmp_path):
     assert CurveLog(tmp_path, writer, resume=False).points("a/train", "error") == []  # a new run starts empty
     assert again.as_dict("a") == {"a/train": {"error": [[1, 0.5], [2, 0.45]]}}
     assert again.as_dict("b") == {}
+    worker = CurveLog(tmp_path / "trials" / "t0", writer, resume=False)  # another process's folder
+    worker.log("dev", "error", 1, 0.7)
+    worker.save()
+    again.include(tmp_path / "trials" / "t0", "trials/t0")
+    again.include(tmp_path / "trials" / "missing", "trials/missing")  # nothing saved there: nothing added
+    assert again.as_dict("trials") == {"trials/t0/dev": {"error": [[1, 0.7]]}}
 
 
 def test_every_nth_epoch_and_always_the_last(tmp_path):

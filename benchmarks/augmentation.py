@@ -39,7 +39,6 @@ Output: one `name: value` line per figure.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -52,8 +51,9 @@ import tensorflow as tf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from experiments.augmentation import DEFAULT_AUGMENT, build_model
+from kerasdl.harness.cli import add_batch_size_flag, check_at_least, first
 from kerasdl.harness.run import set_seeds
-from kerasdl.training.benchmarking import alternating_blocks, paired_ratio
+from kerasdl.training.benchmarking import alternating_blocks, benchmark_parser, paired_ratio, print_figures
 from pipelines.augment import Augmenter
 from pipelines.datasets import AUTOTUNE, shuffled_batches, to_dataset
 from pipelines.normalize import Standardizer
@@ -133,38 +133,8 @@ def one_epoch(dataset: tf.data.Dataset, crop: int, seed: int) -> Callable[[], No
     return lambda: model.fit(dataset, epochs=1, verbose=0, shuffle=False)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--images",
-        type=int,
-        default=60_000,
-        help="training images per pass and per epoch (60,000: all of them)",
-    )
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
-    parser.add_argument(
-        "--epochs", type=int, default=5, help="timed epochs per pipeline, alternating (after a warm-up)"
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=7, help="timed passes per pipeline for the throughput ratios"
-    )
-    parser.add_argument(
-        "--augment", default=DEFAULT_AUGMENT, help="augmentation spec (see pipelines.augment)"
-    )
-    parser.add_argument("--crop-size", type=int, default=24, help="crop side the model takes")
-    parser.add_argument("--seed", type=int, default=0, help="seed")
-    args = parser.parse_args(argv)
-    for name in ("images", "batch_size", "epochs", "repeats"):
-        if getattr(args, name) < 1:
-            flag = "--" + name.replace("_", "-")
-            parser.error(f"{flag} must be a positive integer. Received: {getattr(args, name)}")
-
-    train = fashion_mnist("train")
-    source = train.take(np.arange(min(args.images, len(train))))
-    augmenter = Augmenter.from_spec(args.augment, crop_size=(args.crop_size, args.crop_size))
-
+def throughput_figures(source, augmenter: Augmenter, args) -> dict[str, str]:
+    """Passes over `source`: batched augmentation against per-image pipelines; the iterator's start."""
     batched = to_dataset(source, args.batch_size, seed=args.seed, augment=augmenter)
     pipelines = {
         "batched": one_pass(batched),
@@ -174,14 +144,20 @@ def main(argv=None) -> int:
         tutorial = tf_image_dataset(source, args.crop_size, 0.5, args.batch_size, args.seed)
         pipelines["tf_image"] = one_pass(tutorial)
     passes = alternating_blocks(pipelines, calls=1, repeats=args.repeats, warmup=1)
-    for name, seconds in passes.items():
-        print(f"augment_{name}_images_per_second: {len(source) / np.median(seconds):.0f}")
+    figures = {
+        f"augment_{name}_images_per_second": f"{len(source) / np.median(seconds):.0f}"
+        for name, seconds in passes.items()
+    }
     for baseline in ("per_image", "tf_image"):
         if baseline in passes:
             speedup = paired_ratio(passes[baseline], passes["batched"])
-            print(f"augment_batched_vs_{baseline}_speedup: {speedup:.1f}")
-    print(f"batched_iterator_start_ms: {1000 * iterator_start_seconds(batched):.1f}")
+            figures[f"augment_batched_vs_{baseline}_speedup"] = f"{speedup:.1f}"
+    figures["batched_iterator_start_ms"] = f"{1000 * iterator_start_seconds(batched):.1f}"
+    return figures
 
+
+def epoch_figures(source, augmenter: Augmenter, args) -> dict[str, str]:
+    """Training epochs on the online pipeline against epochs on the same augmented tensors in memory."""
     standardizer = Standardizer.fit(source.images)
     online = to_dataset(
         source, args.batch_size, shuffle=True, seed=args.seed, standardizer=standardizer, augment=augmenter
@@ -197,9 +173,40 @@ def main(argv=None) -> int:
         repeats=args.epochs,
         warmup=1,
     )
-    print(f"online_pipeline_seconds_per_epoch: {np.median(epochs['online']):.2f}")
-    print(f"in_memory_seconds_per_epoch: {np.median(epochs['in_memory']):.2f}")
-    print(f"online_pipeline_epoch_ratio: {paired_ratio(epochs['online'], epochs['in_memory']):.3f}")
+    return {
+        "online_pipeline_seconds_per_epoch": f"{np.median(epochs['online']):.2f}",
+        "in_memory_seconds_per_epoch": f"{np.median(epochs['in_memory']):.2f}",
+        "online_pipeline_epoch_ratio": f"{paired_ratio(epochs['online'], epochs['in_memory']):.3f}",
+    }
+
+
+def main(argv=None) -> int:
+    parser = benchmark_parser(__doc__)
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=60_000,
+        help="training images per pass and per epoch (60,000: all of them)",
+    )
+    add_batch_size_flag(parser, 128)
+    parser.add_argument(
+        "--epochs", type=int, default=5, help="timed epochs per pipeline, alternating (after a warm-up)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timed passes per pipeline for the throughput ratios"
+    )
+    parser.add_argument(
+        "--augment", default=DEFAULT_AUGMENT, help="augmentation spec (see pipelines.augment)"
+    )
+    parser.add_argument("--crop-size", type=int, default=24, help="crop side the model takes")
+    parser.add_argument("--seed", type=int, default=0, help="seed")
+    args = parser.parse_args(argv)
+    check_at_least(args, 1, "images", "batch_size", "epochs", "repeats")
+
+    source = first(fashion_mnist("train"), args.images)
+    augmenter = Augmenter.from_spec(args.augment, crop_size=(args.crop_size, args.crop_size))
+    print_figures(throughput_figures(source, augmenter, args))
+    print_figures(epoch_figures(source, augmenter, args))
     return 0
 
 

@@ -24,7 +24,6 @@ Output: one `name: value` line per figure.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from kerasdl.nn import layers as kl
-from kerasdl.training.benchmarking import alternating_blocks, paired_ratio
+from kerasdl.training import benchmarking
 
 
 def build(kind: str, width: int, keep_prob: float) -> keras.Model:
@@ -58,13 +57,10 @@ def build(kind: str, width: int, keep_prob: float) -> keras.Model:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmarking.benchmark_parser(__doc__)
     parser.add_argument("--width", type=int, default=512, help="units per hidden layer")
     parser.add_argument("--batch-size", type=int, default=256, help="images per training step")
-    parser.add_argument("--calls", type=int, default=5, help="training steps per timed block")
-    parser.add_argument("--repeats", type=int, default=31, help="timed blocks per model")
+    benchmarking.add_block_flags(parser, calls=5, repeats=31, call="training steps", subject="model")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -79,13 +75,9 @@ def main(argv=None) -> int:
                 optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", jit_compile=jit
             )
             steps[kind] = lambda model=model: model.train_on_batch(x, y)
-        blocks = alternating_blocks(steps, calls=args.calls, repeats=args.repeats, warmup=5)
-        suffix = "jit_on" if jit else "jit_off"
-        print(f"layers_train_step_ms_kerasdl_{suffix}: {1000 * np.median(blocks['kerasdl']):.3f}")
-        print(f"layers_train_step_ms_keras_{suffix}: {1000 * np.median(blocks['keras']):.3f}")
-        print(
-            f"layers_train_step_ratio_{suffix}: {paired_ratio(blocks['kerasdl'], blocks['keras']):.3f}",
-            flush=True,
+        blocks = benchmarking.alternating_blocks(steps, calls=args.calls, repeats=args.repeats, warmup=5)
+        benchmarking.print_comparison(
+            "layers_train_step", blocks, unit="ms", suffix="_jit_on" if jit else "_jit_off"
         )
     return 0
 

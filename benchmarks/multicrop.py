@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from experiments import augmentation
 from kerasdl.harness.results import read_results
+from kerasdl.training.benchmarking import print_figures
 
 
 def main(argv=None) -> int:
@@ -55,21 +56,25 @@ def main(argv=None) -> int:
             return status
         results = read_results(Path(logdir) / "augmentation" / known.run_name)
     multicrop, ensemble = results["details"]["multicrop"], results["details"]["ensemble"]
-    print(f"multicrop_crops: {multicrop['crops']}")
-    print(f"multicrop_time_ratio: {multicrop['time_ratio']:.2f}")
-    print(f"multicrop_single_accuracy: {multicrop['single_accuracy']:.4f}")
-    print(f"multicrop_accuracy: {multicrop['multi_accuracy']:.4f}")
-    print(f"multicrop_accuracy_gain: {multicrop['gain']:+.4f}")
-    print(f"multicrop_right_to_wrong: {multicrop['right_to_wrong']}")
-    print(f"multicrop_wrong_to_right: {multicrop['wrong_to_right']}")
-    print(f"multicrop_mcnemar_p: {multicrop['p_value']:.3g}")
-    print(f"ensemble_members: {len(ensemble['members'])}")
-    print(f"ensemble_accuracy: {ensemble['ensemble']['accuracy']:.4f}")
-    print(f"ensemble_accuracy_gain: {ensemble['gain']:+.4f}")
-    print(f"ensemble_accuracy_gain_over_best: {ensemble['gain_over_best']:+.4f}")
-    print(f"ensemble_over_best_mcnemar_p: {ensemble['p_value_over_best']:.3g}")
-    print(f"ensemble_predict_time_ratio: {ensemble['cost_ratio_predict']:.2f}")
-    print(f"augmentation_accuracy_gain: {results['metrics']['augmentation/vs_baseline']:+.4f}")
+    print_figures(
+        {
+            "multicrop_crops": multicrop["crops"],
+            "multicrop_time_ratio": f"{multicrop['time_ratio']:.2f}",
+            "multicrop_single_accuracy": f"{multicrop['single_accuracy']:.4f}",
+            "multicrop_accuracy": f"{multicrop['multi_accuracy']:.4f}",
+            "multicrop_accuracy_gain": f"{multicrop['gain']:+.4f}",
+            "multicrop_right_to_wrong": multicrop["right_to_wrong"],
+            "multicrop_wrong_to_right": multicrop["wrong_to_right"],
+            "multicrop_mcnemar_p": f"{multicrop['p_value']:.3g}",
+            "ensemble_members": len(ensemble["members"]),
+            "ensemble_accuracy": f"{ensemble['ensemble']['accuracy']:.4f}",
+            "ensemble_accuracy_gain": f"{ensemble['gain']:+.4f}",
+            "ensemble_accuracy_gain_over_best": f"{ensemble['gain_over_best']:+.4f}",
+            "ensemble_over_best_mcnemar_p": f"{ensemble['p_value_over_best']:.3g}",
+            "ensemble_predict_time_ratio": f"{ensemble['cost_ratio_predict']:.2f}",
+            "augmentation_accuracy_gain": f"{results['metrics']['augmentation/vs_baseline']:+.4f}",
+        }
+    )
     return 0
 
 

@@ -20,7 +20,6 @@ Output: one `name: value` line per figure.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import tensorflow as tf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from kerasdl.nn import optimizers
-from kerasdl.training.benchmarking import alternating_blocks, paired_ratio
+from kerasdl.training import benchmarking
 
 SHAPES = [(784, 512), (512,), (512, 512), (512,), (512, 10), (10,)]
 PAIRS = {  # name: (kerasdl optimizer, the Keras built-in with the same update)
@@ -58,11 +57,8 @@ def update_function(optimizer, gradients, jit: bool):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--calls", type=int, default=10, help="updates per timed block")
-    parser.add_argument("--repeats", type=int, default=41, help="timed blocks per optimizer")
+    parser = benchmarking.benchmark_parser(__doc__)
+    benchmarking.add_block_flags(parser, calls=10, repeats=41, call="updates", subject="optimizer")
     parser.add_argument(
         "--optimizers", default=",".join(PAIRS), help=f"comma-separated subset of {tuple(PAIRS)}"
     )
@@ -73,7 +69,7 @@ def main(argv=None) -> int:
     for name in args.optimizers.split(","):
         ours, theirs = PAIRS[name]
         for jit in (False, True):
-            blocks = alternating_blocks(
+            blocks = benchmarking.alternating_blocks(
                 {
                     "kerasdl": update_function(ours(), gradients, jit),
                     "keras": update_function(theirs(), gradients, jit),
@@ -82,11 +78,9 @@ def main(argv=None) -> int:
                 repeats=args.repeats,
                 warmup=5,
             )
-            suffix = "jit_on" if jit else "jit_off"
-            ratio = paired_ratio(blocks["kerasdl"], blocks["keras"])
-            print(f"{name}_update_us_kerasdl_{suffix}: {1e6 * np.median(blocks['kerasdl']):.1f}")
-            print(f"{name}_update_us_keras_{suffix}: {1e6 * np.median(blocks['keras']):.1f}")
-            print(f"{name}_update_ratio_{suffix}: {ratio:.3f}", flush=True)
+            benchmarking.print_comparison(
+                f"{name}_update", blocks, unit="us", suffix="_jit_on" if jit else "_jit_off"
+            )
     return 0
 
 

@@ -34,7 +34,6 @@ Output: one `name: value` line per figure.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -46,8 +45,10 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from kerasdl.harness.cli import first
 from kerasdl.harness.run import set_seeds
 from kerasdl.nn.recipes import FastRecipe, build_fast_recipe, recipe_for
+from kerasdl.training.benchmarking import benchmark_parser
 from pipelines.augment import Augmenter
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
@@ -157,9 +158,7 @@ def speedup(recipe: TimeToAccuracy, reference: TimeToAccuracy, target: float) ->
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--reference-epochs", type=int, default=20, help="cap on the reference's epochs")
     parser.add_argument("--eval-every", type=float, default=0.5, help="epochs between test evaluations")
     parser.add_argument(
@@ -177,7 +176,7 @@ def main(argv=None) -> int:
 
     train, test = fashion_mnist("train"), fashion_mnist("test")
     if args.limit:
-        train, test = train.take(np.arange(args.limit)), test.take(np.arange(min(args.limit, len(test))))
+        train, test = first(train, args.limit), first(test, args.limit)
     standardizer = Standardizer.fit(train.images)
     recipe_timers: dict[float, TimeToAccuracy] = {}
     if args.only in ("both", "recipe"):

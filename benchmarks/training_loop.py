@@ -24,7 +24,6 @@ Output, one `name: value` line per figure, for jit_off and jit_on:
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,9 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from kerasdl.harness.cli import first
 from kerasdl.harness.run import set_seeds
+from kerasdl.training.benchmarking import benchmark_parser, print_figures
 from kerasdl.training.loop import TrainingLoop
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
@@ -104,9 +105,7 @@ def measure(
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="the model both loops train")
     parser.add_argument("--images", type=int, default=20000, help="training images per epoch")
     parser.add_argument("--batch-size", type=int, default=128, help="batch size of both loops")
@@ -115,8 +114,7 @@ def main(argv=None) -> int:
         "--epochs", type=int, default=2, help="timed epochs per round (after one warm-up epoch)"
     )
     args = parser.parse_args(argv)
-    source = fashion_mnist("train")
-    source = source.take(np.arange(min(args.images, len(source))))
+    source = first(fashion_mnist("train"), args.images)
     dataset = to_dataset(source, args.batch_size, standardizer=Standardizer.fit(source.images))
     for _ in dataset:  # fill the cache once, outside every measurement
         pass
@@ -124,10 +122,14 @@ def main(argv=None) -> int:
         suffix = "jit_on" if jit else "jit_off"
         medians = measure(args.model, dataset, jit, args.rounds, args.epochs)
         (fit_wall, fit_cpu), (loop_wall, loop_cpu) = medians["fit"], medians["loop"]
-        print(f"fit_epoch_seconds_{suffix}: {fit_wall:.3f}")
-        print(f"custom_loop_epoch_seconds_{suffix}: {loop_wall:.3f}")
-        print(f"custom_loop_vs_fit_epoch_time_ratio_{suffix}: {loop_wall / fit_wall:.2f}")
-        print(f"custom_loop_vs_fit_epoch_cpu_time_ratio_{suffix}: {loop_cpu / fit_cpu:.2f}", flush=True)
+        print_figures(
+            {
+                f"fit_epoch_seconds_{suffix}": f"{fit_wall:.3f}",
+                f"custom_loop_epoch_seconds_{suffix}": f"{loop_wall:.3f}",
+                f"custom_loop_vs_fit_epoch_time_ratio_{suffix}": f"{loop_wall / fit_wall:.2f}",
+                f"custom_loop_vs_fit_epoch_cpu_time_ratio_{suffix}": f"{loop_cpu / fit_cpu:.2f}",
+            }
+        )
     return 0
 
 

@@ -35,14 +35,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.cli import experiment_parser, fail, parse_subset
+from kerasdl.harness import cli
 from kerasdl.harness.comparison import finish_comparison
 from kerasdl.harness.curves import CurveLog, EpochCurves, epoch_history
 from kerasdl.harness.run import Run, start_run
 from kerasdl.nn.architectures import SMALL_BUILDERS
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
-from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.sources import ImageSource
 
 EXPERIMENT = "architectures"
 DEFAULT_MODELS = ("lenet5", "vgg_small", "resnet_small", "inception_small")
@@ -51,23 +51,17 @@ SPLITS = ("train", "test")  # the curves of every network: train error against t
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
     parser.add_argument(
         "--profile", choices=sorted(PROFILES), default="default",
         help="default: 12,000 training images, 2 epochs; full: 60,000 images, 10 epochs",
     )  # fmt: skip
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                        help=f"comma-separated networks from {sorted(SMALL_BUILDERS)}")  # fmt: skip
-    parser.add_argument("--limit", type=int, default=None, help="training images (overrides the profile)")
-    parser.add_argument("--test-limit", type=int, default=10_000, help="test images to evaluate on")
-    parser.add_argument(
-        "--train-eval-size", type=int, default=2_000,
-        help="training error is measured after every epoch on the first N training images",
-    )  # fmt: skip
+    cli.add_subset_flag(parser, "--models", sorted(SMALL_BUILDERS), default=DEFAULT_MODELS,
+                    help=f"comma-separated networks from {sorted(SMALL_BUILDERS)}")  # fmt: skip
+    cli.add_train_test_flags(parser, limit=None, limit_help="training images (overrides the profile)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per network (overrides the profile)")
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
+    cli.add_batch_size_flag(parser, 128)
+    cli.add_learning_rate_flag(parser, 1e-3)
     return parser
 
 
@@ -150,36 +144,28 @@ def train_network(run: Run, name: str, data: Data, args) -> dict:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    models = parse_subset("--models", args.models, sorted(SMALL_BUILDERS))
+    models = cli.parse_subset("--models", args.models, sorted(SMALL_BUILDERS))
     limit, epochs = PROFILES[args.profile]
     args.limit, args.epochs = args.limit or limit, args.epochs or epochs
-    if min(args.limit, args.epochs, args.test_limit, args.train_eval_size) < 1:
-        fail("--limit, --test-limit, --train-eval-size and --epochs must be >= 1")
-    try:
-        train, test = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
-    train = train.take(np.arange(min(args.limit, len(train))))
-    test = test.take(np.arange(min(args.test_limit, len(test))))
+    cli.check_at_least(args, 1, "epochs", "batch_size", "limit", "test_limit", "train_eval_size")
+    train, test = cli.fashion_mnist_train_test(args.data_dir, args.limit, args.test_limit)
 
     run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
+    title = (
+        f"{len(train):,} training images, {args.epochs} epochs, batch {args.batch_size}, "
+        f"Adam {args.learning_rate}"
+    )
+    print(f"Run directory: {run.dir}\n{title}")
     standardizer = Standardizer.fit(train.images)
     data = Data(
         train=train,
         standardizer=standardizer,
         batch_size=args.batch_size,
         seed=args.seed,
-        train_eval=to_dataset(
-            train.take(np.arange(min(args.train_eval_size, len(train)))), 500, standardizer=standardizer
-        ),
+        train_eval=to_dataset(cli.first(train, args.train_eval_size), 500, standardizer=standardizer),
         test=to_dataset(test, 500, standardizer=standardizer),
     )
     rows = [run.once(f"network/{name}", train_network, run, name, data, args) for name in models]
-
-    title = (
-        f"{len(train):,} training images, {args.epochs} epochs, batch {args.batch_size}, "
-        f"Adam {args.learning_rate}"
-    )
     finish_comparison(run, "network", rows, title=title, step=args.epochs)
     return 0
 

@@ -72,7 +72,7 @@ import tensorflow as tf
 
 from kerasdl.evaluation.ensemble import Member, evaluate_ensemble, train_members
 from kerasdl.evaluation.multicrop import CropLayout, crop_layout, evaluate_multicrop, extract_crops
-from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness import cli
 from kerasdl.harness.comparison import log_comparison
 from kerasdl.harness.curves import EpochCurves
 from kerasdl.harness.run import Run, start_run
@@ -80,7 +80,7 @@ from kerasdl.training.distribute import make_strategy
 from pipelines.augment import STRENGTH_MEANING, Augmenter
 from pipelines.datasets import read_augmented, to_dataset, write_augmented
 from pipelines.normalize import Standardizer
-from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.sources import ImageSource
 from pipelines.splits import split_by_hash
 
 EXPERIMENT = "augmentation"
@@ -96,7 +96,7 @@ SAFE_TO_CHANGE = {"layout", "aggregate", "examples"}
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
     data = parser.add_argument_group("data")
     data.add_argument(
         "--profile",
@@ -104,9 +104,7 @@ def build_parser():
         default="quick",
         help="sizes and epochs: quick (4k images, 30 epochs) or full (50k images, 15 epochs)",
     )
-    data.add_argument(
-        "--data-dir", default=None, help="folder with the Fashion-MNIST IDX files (default: Debian's)"
-    )
+    cli.add_data_dir_flag(data)
     data.add_argument(
         "--train-size", type=int, default=None, help="training images (default: from --profile)"
     )
@@ -136,20 +134,15 @@ def build_parser():
         "and train the augmented models on them (augmentation on disk) instead of online",
     )
     augment.add_argument("--examples", type=int, default=8, help="images shown augmented in TensorBoard")
-    data.add_argument(
-        "--train-eval-size",
-        type=int,
-        default=2_000,
-        help="training error is measured after every epoch on the first N training images (centre crop)",
+    cli.add_train_eval_size_flag(
+        data, help="training error is measured after every epoch on the first N training images (centre crop)"
     )
     train = parser.add_argument_group("training")
     train.add_argument(
         "--epochs", type=int, default=None, help="passes over the training set (default: from --profile)"
     )
-    train.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
-    train.add_argument(
-        "--learning-rate", type=float, default=3e-3, help="Adam's initial learning rate, cosine-decayed to 0"
-    )
+    cli.add_batch_size_flag(train, 128)
+    cli.add_learning_rate_flag(train, 3e-3, note="the initial one, cosine-decayed to 0")
     train.add_argument(
         "--width", type=int, default=32, help="filters in the first convolution (doubled in the second)"
     )
@@ -385,6 +378,19 @@ def summary_text(title: str, table: str, evaluation: dict, layout: CropLayout, a
     )
 
 
+def finish(run: Run, args, title: str, evaluation: dict, layout: CropLayout, augmenter: Augmenter) -> None:
+    """Logs the four methods' table (HParams and text) and finishes the run with the summary, printed."""
+    table = log_comparison(run, "method", evaluation["rows"], step=args.epochs)
+    summary = summary_text(title, table, evaluation, layout, args)
+    run.finish(
+        metrics=flat_metrics(evaluation),
+        details={"title": title, **evaluation, "augmenter": augmenter.describe()},
+        summary=summary,
+        step=args.epochs,
+        echo=True,
+    )
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     train_size, dev_size, test_size, epochs = PROFILES[args.profile]
@@ -392,25 +398,18 @@ def main(argv=None) -> int:
     args.dev_size = args.dev_size or dev_size
     args.test_size = args.test_size or test_size
     args.epochs = args.epochs or epochs
-    for name in ("train_size", "dev_size", "test_size", "train_eval_size", "epochs", "batch_size", "width",
-                 "members", "crop_size"):  # fmt: skip
-        if getattr(args, name) < 1:
-            fail(f"--{name.replace('_', '-')} must be positive. Received: {getattr(args, name)}")
-    try:
-        train_all, test = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
+    sizes = ("train_size", "dev_size", "test_size", "train_eval_size", "epochs", "batch_size", "width")
+    cli.check_at_least(args, 1, *sizes, "members", "crop_size")
+    train_all, test = cli.fashion_mnist_train_test(args.data_dir, test_limit=args.test_size)
     parts = split_by_hash(train_all, {"train": 5 / 6, "dev": 1 / 6}, salt=f"augmentation/{args.seed}")
-    train = parts["train"].take(np.arange(min(args.train_size, len(parts["train"]))))
-    dev = parts["dev"].take(np.arange(min(args.dev_size, len(parts["dev"]))))
-    test = test.take(np.arange(min(args.test_size, len(test))))
+    train, dev = cli.first(parts["train"], args.train_size), cli.first(parts["dev"], args.dev_size)
     crop = (args.crop_size, args.crop_size)
     try:
         augmenter = Augmenter.from_spec(args.augment, crop_size=crop, train_images=train.images)
         centre = crop_layout(train.image_shape[:2], crop, "1")
         layout = crop_layout(train.image_shape[:2], crop, args.layout)
     except ValueError as error:
-        fail(str(error))
+        cli.fail(str(error))
 
     run = start_run(EXPERIMENT, vars(args), safe_to_change=SAFE_TO_CHANGE)
     print(
@@ -420,7 +419,7 @@ def main(argv=None) -> int:
     run.once("examples", log_examples, run, test.images, augmenter, layout, args.examples)
     standardizer = Standardizer.fit(train.images)
     centre_of = functools.partial(centre_crop, layout=centre)
-    train_eval = train.take(np.arange(min(args.train_eval_size, len(train))))
+    train_eval = cli.first(train, args.train_eval_size)
     data = Data(
         train=train,
         standardizer=standardizer,
@@ -442,15 +441,7 @@ def main(argv=None) -> int:
         f"Augmentation, {len(layout)}-crop and an ensemble of {args.members} on Fashion-MNIST: "
         f"{len(train):,} training images, {args.epochs} epochs, {len(test):,} test images"
     )
-    table = log_comparison(run, "method", evaluation["rows"], step=args.epochs)
-    summary = summary_text(title, table, evaluation, layout, args)
-    run.finish(
-        metrics=flat_metrics(evaluation),
-        details={"title": title, **evaluation, "augmenter": augmenter.describe()},
-        summary=summary,
-        step=args.epochs,
-    )
-    print("\n" + summary)
+    finish(run, args, title, evaluation, layout, augmenter)
     return 0
 
 

@@ -45,22 +45,11 @@ import sys
 
 import keras
 
-from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness import cli, variants
 from kerasdl.harness.comparison import markdown_table
-from kerasdl.harness.run import start_run
-from kerasdl.harness.variants import (
-    add_profile_flags,
-    apply_profile,
-    finish_with_table,
-    fit_variant,
-    train_variants,
-)
 from kerasdl.nn.initializers import He
 from kerasdl.nn.layers import BatchNorm, Dense
 from kerasdl.nn.optimizers import Momentum
-from kerasdl.training.distribute import make_strategy
-from pipelines.sources import SourceCorruptError, SourceMissingError
-from pipelines.subsets import small_train_dev
 
 EXPERIMENT = "batch_norm"
 VARIANTS = ("plain", "batch_norm")
@@ -71,23 +60,20 @@ PROFILES = {  # train_size, dev_size, epochs
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
-    add_profile_flags(parser, PROFILES, epochs_help="epochs per run")
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
+    variants.add_profile_flags(parser, PROFILES, epochs_help="epochs per run", batch_size=64)
     parser.add_argument(
         "--learning-rates",
         default="0.05,0.5",
         help="comma-separated learning rates; each trains both variants",
     )
-    parser.add_argument("--depth", type=int, default=4, help="number of hidden layers")
-    parser.add_argument("--width", type=int, default=100, help="units per hidden layer")
-    parser.add_argument("--batch-size", type=int, default=64, help="mini-batch size")
+    variants.add_network_flags(parser, width=100, depth=4)
     parser.add_argument(
         "--momentum",
         type=float,
         default=0.9,
         help="BatchNorm's moving-average beta (0.9: averages ~10 batches)",
     )
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
     return parser
 
 
@@ -147,23 +133,18 @@ def main(argv=None) -> int:
     except ValueError:
         rates = []
     if not rates or not all(rate > 0 for rate in rates):
-        fail(f"--learning-rates must be comma-separated positive numbers; received {args.learning_rates!r}")
-    apply_profile(args, PROFILES)
-    if args.epochs < 1 or args.depth < 1 or args.width < 1:
-        fail("--epochs, --depth and --width must be at least 1")
-    try:
-        data = small_train_dev(args.train_size, args.dev_size, args.batch_size, args.seed, args.data_dir)
-    except (SourceMissingError, SourceCorruptError, ValueError) as error:
-        fail(str(error))
-    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
-    strategy = make_strategy(args.strategy)
-    print(f"Run directory: {run.dir}\nm = {data.m} training examples; learning rates: {rates}")
-
+        cli.fail(
+            f"--learning-rates must be comma-separated positive numbers; received {args.learning_rates!r}"
+        )
+    variants.apply_profile(args, PROFILES)
+    cli.check_at_least(args, 1, "depth", "width")
+    data = variants.load_profile_data(args)
     runs = {f"{variant}_lr{rate:g}": (variant, rate) for rate in rates for variant in VARIANTS}
+    run, strategy = variants.start_variants(EXPERIMENT, args, data, runs)
 
     def train(name: str) -> dict:
         variant, rate = runs[name]
-        history = fit_variant(
+        history = variants.fit_variant(
             run,
             name,
             data,
@@ -188,8 +169,8 @@ def main(argv=None) -> int:
             "dev_error": history["dev"]["error"],
         }
 
-    results = train_variants(run, runs, train)
-    finish_with_table(run, summary_table(results), results, step=args.epochs)
+    results = variants.train_variants(run, runs, train)
+    variants.finish_with_table(run, summary_table(results), results, step=args.epochs)
     return 0
 
 

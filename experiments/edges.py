@@ -28,19 +28,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness import cli
 from kerasdl.harness.run import Run, start_run
 from kerasdl.scratch.edges import KERNEL_NAMES, detect_edges, edge_kernel
-from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.sources import fashion_mnist
 
 EXPERIMENT = "edges"
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
     parser.add_argument("--images", type=int, default=10, help="test images to filter, one per class in turn")
     parser.add_argument("--same", action="store_true", help="'same' padding (p=1) instead of 'valid' (p=0)")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
+    cli.add_data_dir_flag(parser)
     return parser
 
 
@@ -77,12 +77,8 @@ def log_edges(run: Run, images: np.ndarray, class_names: list[str], same: bool) 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.images < 1:
-        fail(f"--images must be >= 1. Received: {args.images}")
-    try:
-        test = fashion_mnist("test", data_dir=args.data_dir)
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
+    cli.check_at_least(args, 1, "images")
+    test = cli.load_or_fail(fashion_mnist, "test", data_dir=args.data_dir)
     # One image per class, in class order, then the next image of each class.
     firsts = [np.flatnonzero(test.labels == c) for c in range(10)]
     chosen = [firsts[i % 10][i // 10] for i in range(args.images)]

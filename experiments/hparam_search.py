@@ -67,20 +67,20 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness import cli, variants
 from kerasdl.harness.curves import CurveLog, EpochCurves, epoch_history
 from kerasdl.harness.run import set_seeds, start_run
 from kerasdl.nn.initializers import He
 from kerasdl.training.distribute import make_strategy
 from kerasdl.training.loop import TrainingLoop
-from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.sources import fashion_mnist
 from pipelines.subsets import small_train_dev
 
 EXPERIMENT = "hparam_search"
 TRIALS = "trials"  # <run>/trials/<trial>/: each trial's HParams session and curves
 PROFILES = {  # train_size, dev_size, epochs, coarse trials, fine trials
     "default": (3000, 2000, 3, 6, 4),
-    "full": (20000, 5000, 8, 20, 10),  # shown by --help as "more": see this table
+    "full": (20000, 5000, 8, 20, 10),
 }
 HPARAMS = ("stage", "learning_rate", "beta1", "units", "layers")
 # Flags a resumed search may change: parallelism changes neither the data nor the models. (Not --epochs: the
@@ -132,17 +132,21 @@ def _pair(text: str, kind=float) -> tuple:
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                        help="default: 3,000 examples, 3 epochs, 6+4 trials; full: more")  # fmt: skip
-    parser.add_argument(
-        "--train-size", type=int, default=None, help="training examples (overrides the profile)"
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
+    variants.add_profile_flags(
+        parser, PROFILES, epochs_help="epochs per trial", batch_size_help="mini-batch size of every trial"
     )
-    parser.add_argument("--dev-size", type=int, default=None, help="dev examples (overrides the profile)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per trial (overrides the profile)")
-    parser.add_argument("--coarse-trials", type=int, default=None, help="random trials over the wide ranges")
     parser.add_argument(
-        "--fine-trials", type=int, default=None, help="random trials around the best coarse trial"
+        "--coarse-trials",
+        type=int,
+        default=None,
+        help="random trials over the wide ranges (overrides the profile)",
+    )
+    parser.add_argument(
+        "--fine-trials",
+        type=int,
+        default=None,
+        help="random trials around the best coarse trial (overrides the profile)",
     )
     parser.add_argument(
         "--workers", type=int, default=2, help="trials trained at the same time, one process each"
@@ -152,8 +156,6 @@ def build_parser():
                         help="range of r in beta1 = 1 - 10^r (-3,-1 is beta1 in 0.9..0.999)")  # fmt: skip
     parser.add_argument("--units-range", default="16,256", help="hidden units per layer, sampled uniformly")
     parser.add_argument("--layers-range", default="1,3", help="number of hidden layers, sampled uniformly")
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size of every trial")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
     return parser
 
 
@@ -317,9 +319,8 @@ def ranking_table(ranked: list[dict], fine_space: SearchSpace | None) -> str:
 def parse_args(argv) -> tuple:
     """The command line with the profile filled in, and the coarse search space; `fail`s on bad values."""
     args = build_parser().parse_args(argv)
-    train_size, dev_size, epochs, coarse, fine = PROFILES[args.profile]
-    args.train_size, args.dev_size = args.train_size or train_size, args.dev_size or dev_size
-    args.epochs = args.epochs or epochs
+    variants.apply_profile(args, PROFILES)
+    *_, coarse, fine = PROFILES[args.profile]
     args.coarse_trials = coarse if args.coarse_trials is None else args.coarse_trials
     args.fine_trials = fine if args.fine_trials is None else args.fine_trials
     try:
@@ -330,11 +331,11 @@ def parse_args(argv) -> tuple:
             layers=_pair(args.layers_range, int),
         )
     except ValueError as error:
-        fail(f"bad range: {error}")
-    if args.coarse_trials < 1 or args.fine_trials < 0 or args.workers < 1 or args.epochs < 1:
-        fail("--coarse-trials, --workers and --epochs must be >= 1, --fine-trials >= 0")
+        cli.fail(f"bad range: {error}")
+    cli.check_at_least(args, 1, "coarse_trials", "workers")
+    cli.check_at_least(args, 0, "fine_trials")
     if space.beta_r[1] >= 0 or space.units[0] < 1 or space.layers[0] < 1:
-        fail("--beta-r-range must be below 0 (beta1 < 1); units and layers must be >= 1")
+        cli.fail("--beta-r-range must be below 0 (beta1 < 1); units and layers must be >= 1")
     return args, space
 
 
@@ -368,10 +369,7 @@ def search(run, args, space: SearchSpace) -> tuple[list[dict], SearchSpace | Non
 
 def main(argv=None) -> int:
     args, space = parse_args(argv)
-    try:
-        fashion_mnist("train", data_dir=args.data_dir)  # fail fast here, not in every worker
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
+    cli.load_or_fail(fashion_mnist, "train", data_dir=args.data_dir)  # fail fast here, not in every worker
     run = start_run(EXPERIMENT, vars(args), safe_to_change=SAFE_TO_CHANGE)
     print(
         f"Run directory: {run.dir}\n"
@@ -385,7 +383,6 @@ def main(argv=None) -> int:
         run.curves.include(run.dir / TRIALS / trial["name"], f"{TRIALS}/{trial['name']}")
     metrics = {f"{r['name']}/{name}": r[name] for r in ranked for name in ("dev_error", "train_error")}
     metrics["best_dev_error"] = ranked[0]["dev_error"]
-    summary = ranking_table(ranked, fine_space)
     run.finish(
         metrics=metrics,
         details={
@@ -393,10 +390,10 @@ def main(argv=None) -> int:
             "coarse_space": asdict(space),
             "fine_space": None if fine_space is None else asdict(fine_space),
         },
-        summary=summary,
+        summary=ranking_table(ranked, fine_space),
         step=args.epochs,
+        echo=True,
     )
-    print("\n" + summary)
     return 0
 
 

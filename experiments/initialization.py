@@ -57,16 +57,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.cli import experiment_parser, fail, parse_subset
+from kerasdl.harness import cli, variants
 from kerasdl.harness.comparison import markdown_table
 from kerasdl.harness.curves import EpochCurves, epoch_history
-from kerasdl.harness.run import start_run
-from kerasdl.harness.variants import add_profile_flags, apply_profile, finish_with_table, train_variants
 from kerasdl.nn.initializers import He
-from kerasdl.training.distribute import make_strategy
 from kerasdl.training.loop import TrainingLoop
-from pipelines.sources import SourceCorruptError, SourceMissingError
-from pipelines.subsets import small_train_dev
 
 EXPERIMENT = "initialization"
 INITIALIZATIONS = ("zeros", "large", "he")
@@ -78,17 +73,13 @@ PROBE_SIZE = 256  # examples in the fixed batch the per-layer gradients are meas
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
-    add_profile_flags(parser, PROFILES, epochs_help="epochs per initialization")
-    parser.add_argument("--inits", default=",".join(INITIALIZATIONS),
-                        help=f"comma-separated subset of {INITIALIZATIONS}")  # fmt: skip
-    parser.add_argument("--depth", type=int, default=6, help="number of hidden ReLU layers")
-    parser.add_argument("--width", type=int, default=128, help="units in each hidden layer")
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
+    variants.add_profile_flags(parser, PROFILES, epochs_help="epochs per initialization")
+    cli.add_subset_flag(parser, "--inits", INITIALIZATIONS)
+    variants.add_network_flags(parser, width=128, depth=6)
     parser.add_argument("--large-scale", type=float, default=10.0,
                         help="the multiplier of randn for 'large' (the assignment uses 10)")  # fmt: skip
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
+    cli.add_learning_rate_flag(parser, 1e-3)
     return parser
 
 
@@ -177,17 +168,13 @@ def summary_table(results: dict) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    inits = parse_subset("--inits", args.inits, INITIALIZATIONS)
-    apply_profile(args, PROFILES)
-    if args.epochs < 1 or args.depth < 1 or args.width < 1 or args.large_scale <= 0:
-        fail("--epochs, --depth and --width must be >= 1 and --large-scale > 0")
-    try:
-        data = small_train_dev(args.train_size, args.dev_size, args.batch_size, args.seed, args.data_dir)
-    except (SourceMissingError, SourceCorruptError, ValueError) as error:
-        fail(str(error))
-    strategy = make_strategy(args.strategy)
-    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
-    print(f"Run directory: {run.dir}\nm = {data.m} training examples; initializations: {', '.join(inits)}")
+    inits = cli.parse_subset("--inits", args.inits, INITIALIZATIONS)
+    variants.apply_profile(args, PROFILES)
+    cli.check_at_least(args, 1, "depth", "width")
+    if args.large_scale <= 0:
+        cli.fail(f"--large-scale must be positive; received {args.large_scale}")
+    data = variants.load_profile_data(args)
+    run, strategy = variants.start_variants(EXPERIMENT, args, data, inits)
     probe_x, probe_y = next(iter(data.train_eval.unbatch().batch(PROBE_SIZE)))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -220,8 +207,8 @@ def main(argv=None) -> int:
             "last_layer_gradient_norm_at_init": at_init[probe.dense[-1].name],
         }
 
-    results = train_variants(run, inits, train)
-    finish_with_table(run, summary_table(results), results, step=args.epochs)
+    results = variants.train_variants(run, inits, train)
+    variants.finish_with_table(run, summary_table(results), results, step=args.epochs)
     return 0
 
 

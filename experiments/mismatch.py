@@ -62,14 +62,14 @@ from kerasdl.diagnostics import (
     out_of_fold_probabilities,
     tag_table,
 )
-from kerasdl.diagnostics.report import log_error_analysis, log_label_issues
-from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.diagnostics.report import SplitPredictions, log_error_analysis, log_label_issues
+from kerasdl.harness import cli
 from kerasdl.harness.curves import EpochCurves, decomposition_history
 from kerasdl.harness.run import start_run
 from kerasdl.training.distribute import is_chief, make_strategy
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
-from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, load_source
+from pipelines.sources import ImageSource, load_source
 from pipelines.splits import MismatchedSplit, mismatched_split, split_by_hash
 from pipelines.synthesis import PhoneCamera, camera_config, phone_camera
 
@@ -123,57 +123,46 @@ SAFE_TO_CHANGE = {
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, DESCRIPTION)
+    parser = cli.experiment_parser(EXPERIMENT, DESCRIPTION)
     data = parser.add_argument_group("data")
     data.add_argument(
         "--source",
         default="fashion_mnist",
         help="'fashion_mnist' (offline), 'tfds:<name>' (needs --download once) or 'folder:<path>'",
     )
-    data.add_argument(
-        "--data-dir", default=None, help="folder of the Fashion-MNIST IDX files, or tfds' data_dir"
-    )
+    cli.add_data_dir_flag(data, help="folder of the Fashion-MNIST IDX files, or tfds' data_dir")
     data.add_argument("--download", action="store_true", help="allow tfds to download the dataset (network)")
     data.add_argument(
         "--limit", type=int, default=None, help="use only this many examples (quick runs, tests)"
     )
-    data.add_argument(
-        "--b-fraction",
-        type=float,
-        default=0.2,
-        help="share of the examples that become source B, the distribution that matters",
+    cli.add_fraction_flag(
+        data, "--b-fraction", 0.2, "share of the examples that become source B, the distribution that matters"
     )
-    data.add_argument(
+    cli.add_fraction_flag(
+        data,
         "--synthesis-strength",
-        type=float,
-        default=0.6,
-        help="how strongly source B is degraded by the phone camera, 0 (no mismatch) to 1",
+        0.6,
+        "how strongly source B is degraded by the phone camera, 0 (no mismatch) to 1",
     )
-    data.add_argument("--b-train-share", type=float, default=0.5, help="share of source B that goes to train")
-    data.add_argument(
-        "--train-dev-fraction",
-        type=float,
-        default=0.05,
-        help="share of the training distribution held out as train-dev",
+    cli.add_fraction_flag(data, "--b-train-share", 0.5, "share of source B that goes to train")
+    cli.add_fraction_flag(
+        data, "--train-dev-fraction", 0.05, "share of the training distribution held out as train-dev"
     )
-    data.add_argument(
+    cli.add_fraction_flag(
+        data,
         "--synthesize-train",
-        type=float,
-        default=0.0,
-        help="share of source A degraded like B before training: the lesson's fix for mismatch",
+        0.0,
+        "share of source A degraded like B before training: the lesson's fix for mismatch",
     )
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=4, help="passes over the training split")
-    train.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
-    train.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate")
+    cli.add_batch_size_flag(train, 128)
+    cli.add_learning_rate_flag(train, 2e-3)
     train.add_argument(
         "--width", type=int, default=32, help="filters in the first conv layer (doubles after)"
     )
-    train.add_argument(
-        "--train-eval-size",
-        type=int,
-        default=10_000,
-        help="training error is measured on this fixed hash-chosen subset of train (0: all)",
+    cli.add_train_eval_size_flag(
+        train, 10_000, help="training error is measured on this fixed hash-chosen subset of train (0: all)"
     )
     diag = parser.add_argument_group("diagnostics")
     diag.add_argument(
@@ -190,11 +179,11 @@ def build_parser():
         help="misclassified dev examples exported to error_analysis/dev_errors.csv (+ contact sheet .png) "
         "for tagging by hand",
     )
-    diag.add_argument(
+    cli.add_fraction_flag(
+        diag,
         "--inject-label-noise",
-        type=float,
-        default=0.0,
-        help="share of dev and test labels flipped to another class (seeded) before training, to measure "
+        0.0,
+        "share of dev and test labels flipped to another class (seeded) before training, to measure "
         "the precision and recall of label-error detection; 0 keeps the labels",
     )
     diag.add_argument(
@@ -306,17 +295,8 @@ def report_label_issues(args, run, split: MismatchedSplit, probs: dict, flipped:
         )
         parts["train_subset"] = train
     for name, part in parts.items():
-        issues, scores[name] = log_label_issues(
-            writer,
-            step,
-            part.images,
-            part.labels,
-            probs[name],
-            part.class_names,
-            split=name,
-            ids=part.ids,
-            truth=flipped.get(name),
-        )
+        predictions = SplitPredictions.of(part, probs[name], split=name)
+        issues, scores[name] = log_label_issues(writer, step, predictions, truth=flipped.get(name))
         masks[name] = issues.mask.tolist()
     return {"scores": scores, "masks": masks}
 
@@ -326,11 +306,7 @@ def analyse_dev_errors(args, run, split: MismatchedSplit, dev_probs, suspected_w
     analysis = log_error_analysis(
         run.writer("error_analysis"),
         args.epochs,
-        split.dev.images,
-        split.dev.labels,
-        dev_probs,
-        split.dev.class_names,
-        ids=split.dev.ids,
+        SplitPredictions.of(split.dev, dev_probs, split="dev"),
         suspected_wrong_label=np.asarray(suspected_wrong_label, bool),
         export_to=run.dir / "error_analysis" / "dev_errors.csv" if is_chief() else None,
         sample=args.error_sample,
@@ -388,23 +364,52 @@ def log_examples(run, source_a: ImageSource, source_b: ImageSource, count: int =
         tf.summary.image("examples/source_B_phone_camera", source_b.images[:count], step=0, max_outputs=count)
 
 
+def finish(run, args, split, history, label_issues: dict, analysis: dict, ms_per_example: float) -> None:
+    """Finishes the run: the last epoch's decomposition, the error analysis, label issues and timings."""
+    phase_seconds = {r["name"]: r.get("seconds") or 0.0 for r in run.phases.records()}
+    final = history[-1]
+    summary = summary_text(
+        args, split, final, analysis, label_issues["scores"], phase_seconds, ms_per_example, run
+    )
+    run.finish(
+        metrics={
+            **{f"{name}_error": getattr(final, name) for name in ("train", "train_dev", "dev", "test")},
+            **final.gaps(),
+            "dev_accuracy": 1 - analysis["error"],
+            "f1_macro": analysis["f1_macro"],
+            "f1_micro": analysis["f1_micro"],
+            "ms_per_example": ms_per_example,
+            "train_seconds": phase_seconds.get("train", 0.0),
+            "label_issue_seconds": phase_seconds.get("label_issues", 0.0),
+        },
+        details={
+            "decomposition": final.as_dict(),
+            "history": [d.as_dict() for d in history],
+            "error_tags": analysis["tags"],
+            "label_issues": label_issues["scores"],
+        },
+        summary=summary,
+        step=args.epochs,
+        echo=True,
+    )
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("b_fraction", "synthesis_strength", "b_train_share", "synthesize_train"):
-        value = getattr(args, name)
-        if not 0 <= value <= 1:
-            fail(f"--{name.replace('_', '-')} must be in [0, 1]; received {value}")
-    if not 0 <= args.inject_label_noise <= 1:
-        fail(f"--inject-label-noise must be in [0, 1]; received {args.inject_label_noise}")
-    for name in ("epochs", "error_sample", "label_issue_train_size", "label_issue_epochs"):
-        if getattr(args, name) < 1:
-            fail(f"--{name.replace('_', '-')} must be at least 1; received {getattr(args, name)}")
+    fractions = (
+        "b_fraction",
+        "synthesis_strength",
+        "b_train_share",
+        "train_dev_fraction",
+        "synthesize_train",
+    )
+    cli.check_fractions(args, *fractions, "inject_label_noise")
+    cli.check_at_least(
+        args, 1, "epochs", "batch_size", "error_sample", "label_issue_train_size", "label_issue_epochs"
+    )
     if args.label_issue_folds == 1 or args.label_issue_folds < 0:
-        fail(f"--label-issue-folds must be 0 (skip) or at least 2; received {args.label_issue_folds}")
-    try:
-        source_a, source_b = make_sources(args)
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
+        cli.fail(f"--label-issue-folds must be 0 (skip) or at least 2; received {args.label_issue_folds}")
+    source_a, source_b = cli.load_or_fail(make_sources, args)
     run = start_run(EXPERIMENT, vars(args), safe_to_change=SAFE_TO_CHANGE)
     split = mismatched_split(
         source_a, source_b, args.b_train_share, args.train_dev_fraction, salt=f"mismatch/{args.seed}"
@@ -459,32 +464,7 @@ def main(argv=None) -> int:
         "error_analysis", analyse_dev_errors, args, run, split, probs["dev"], label_issues["masks"]["dev"]
     )
     ms_per_example = run.once("timing", inference_ms_per_example, model, standardizer(split.dev.images[:32]))
-    phase_seconds = {r["name"]: r.get("seconds") or 0.0 for r in run.phases.records()}
-    final = history[-1]
-    summary = summary_text(
-        args, split, final, analysis, label_issues["scores"], phase_seconds, ms_per_example, run
-    )
-    run.finish(
-        metrics={
-            **{f"{name}_error": getattr(final, name) for name in ("train", "train_dev", "dev", "test")},
-            **final.gaps(),
-            "dev_accuracy": 1 - analysis["error"],
-            "f1_macro": analysis["f1_macro"],
-            "f1_micro": analysis["f1_micro"],
-            "ms_per_example": ms_per_example,
-            "train_seconds": phase_seconds.get("train", 0.0),
-            "label_issue_seconds": phase_seconds.get("label_issues", 0.0),
-        },
-        details={
-            "decomposition": final.as_dict(),
-            "history": [d.as_dict() for d in history],
-            "error_tags": analysis["tags"],
-            "label_issues": label_issues["scores"],
-        },
-        summary=summary,
-        step=args.epochs,
-    )
-    print("\n" + summary)
+    finish(run, args, split, history, label_issues, analysis, ms_per_example)
     return 0
 
 

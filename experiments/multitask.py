@@ -41,7 +41,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness import cli
 from kerasdl.harness.comparison import finish_comparison
 from kerasdl.harness.curves import EpochCurves
 from kerasdl.harness.run import Run, start_run
@@ -56,25 +56,18 @@ from kerasdl.nn.multitask import (
 from kerasdl.nn.recipes import FastRecipe, fast_cnn
 from pipelines.datasets import shuffled_batches
 from pipelines.normalize import Standardizer
-from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
 
 EXPERIMENT = "multitask"
 SPLITS = ("train", "test")  # the curves of every network: train error against test error
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
-    parser.add_argument("--limit", type=int, default=12_000, help="training images (all: 60000)")
-    parser.add_argument("--test-limit", type=int, default=10_000, help="test images")
-    parser.add_argument(
-        "--train-eval-size", type=int, default=2_000,
-        help="training error is measured after every epoch on the first N training images",
-    )  # fmt: skip
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
+    cli.add_train_test_flags(parser, limit=12_000, limit_help="training images (all: 60000)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs for every network")
     parser.add_argument("--missing", type=float, default=0.3, help="share of training labels hidden ('?')")
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's learning rate")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
+    cli.add_batch_size_flag(parser, 128)
+    cli.add_learning_rate_flag(parser, 2e-3)
     return parser
 
 
@@ -149,14 +142,10 @@ def comparison_row(approach: str, accuracy: list[float], parameters: int, second
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if min(args.limit, args.test_limit, args.epochs, args.train_eval_size) < 1 or not 0 <= args.missing < 1:
-        fail("--limit, --test-limit, --train-eval-size and --epochs must be >= 1 and --missing in [0, 1)")
-    try:
-        train, test = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
-    train = train.take(np.arange(min(args.limit, len(train))))
-    test = test.take(np.arange(min(args.test_limit, len(test))))
+    cli.check_at_least(args, 1, "epochs", "batch_size", "limit", "test_limit", "train_eval_size")
+    if not 0 <= args.missing < 1:
+        cli.fail(f"--missing must be in [0, 1); received {args.missing}")
+    train, test = cli.fashion_mnist_train_test(args.data_dir, args.limit, args.test_limit)
 
     run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
     standardizer = Standardizer.fit(train.images)
@@ -166,6 +155,11 @@ def main(argv=None) -> int:
         x_test=standardizer(test.images),
         y_test=fashion_attributes(test.labels),
     )
+    title = (
+        f"{len(data.x):,} training images, {np.mean(data.y == MISSING):.0%} of their labels missing ('?'), "
+        f"{args.epochs} epochs; test accuracy over the labelled entries of {len(data.x_test):,} test images"
+    )
+    print(f"Run directory: {run.dir}\n{title}")
     shares = ", ".join(
         f"{a} {share:.0%}" for a, share in zip(ATTRIBUTES, np.mean(data.y == MISSING, 0), strict=True)
     )
@@ -185,10 +179,6 @@ def main(argv=None) -> int:
             sum(single["seconds"] for single in singles),
         ),
     ]
-    title = (
-        f"{len(data.x):,} training images, {np.mean(data.y == MISSING):.0%} of their labels missing ('?'), "
-        f"{args.epochs} epochs; test accuracy over the labelled entries of {len(data.x_test):,} test images"
-    )
     finish_comparison(run, "approach", rows, title=title, step=args.epochs)
     return 0
 

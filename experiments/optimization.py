@@ -42,23 +42,12 @@ import sys
 
 import keras
 
-from kerasdl.harness.cli import experiment_parser, fail, parse_subset
+from kerasdl.harness import cli, variants
 from kerasdl.harness.comparison import markdown_table
-from kerasdl.harness.run import start_run
-from kerasdl.harness.variants import (
-    add_profile_flags,
-    apply_profile,
-    finish_with_table,
-    fit_variant,
-    train_variants,
-)
 from kerasdl.nn.initializers import He
 from kerasdl.nn.layers import Dense
 from kerasdl.nn.optimizers import Adam, Momentum, RMSprop
 from kerasdl.nn.schedules import InverseTimeDecay
-from kerasdl.training.distribute import make_strategy
-from pipelines.sources import SourceCorruptError, SourceMissingError
-from pipelines.subsets import small_train_dev
 
 EXPERIMENT = "optimization"
 VARIANTS = ("batch_gd", "minibatch_gd", "momentum", "rmsprop", "adam", "adam_decay")
@@ -69,12 +58,11 @@ PROFILES = {  # train_size, dev_size, epochs
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
-    add_profile_flags(parser, PROFILES)
-    parser.add_argument(
-        "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
+    variants.add_profile_flags(
+        parser, PROFILES, batch_size=64, batch_size_help="mini-batch size (batch_gd uses all of m)"
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="mini-batch size (batch_gd uses all of m)")
+    cli.add_subset_flag(parser, "--variants", VARIANTS)
     parser.add_argument(
         "--gd-learning-rate", type=float, default=0.1, help="alpha of (mini-)batch GD and momentum"
     )
@@ -84,7 +72,6 @@ def build_parser():
     )
     parser.add_argument("--decay-rate", type=float, default=0.5, help="adam_decay: decay_rate per epoch")
     parser.add_argument("--decay-initial-rate", type=float, default=3e-3, help="adam_decay: alpha0")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
     return parser
 
 
@@ -112,27 +99,36 @@ def build_model(input_shape, num_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="mlp")
 
 
+def summary_table(results: dict) -> str:
+    """The final table: each algorithm's steps per epoch, J after the first and the last epoch, dev error."""
+    return markdown_table(
+        [
+            {
+                "variant": name,
+                "steps/epoch": r["steps_per_epoch"],
+                "J after epoch 1": r["train_loss"][0],
+                "final J": r["final_train_loss"],
+                "final dev error": r["final_dev_error"],
+            }
+            for name, r in results.items()
+        ]
+    )
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    variants = parse_subset("--variants", args.variants, VARIANTS)
-    apply_profile(args, PROFILES)
-    if args.epochs < 1 or not 0 <= args.beta < 1:
-        fail("--epochs must be >= 1 and --beta in [0, 1)")
-    try:
-        minibatch = small_train_dev(args.train_size, args.dev_size, args.batch_size, args.seed, args.data_dir)
-        full_batch = small_train_dev(
-            args.train_size, args.dev_size, args.train_size, args.seed, args.data_dir
-        )
-    except (SourceMissingError, SourceCorruptError, ValueError) as error:
-        fail(str(error))
-    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
-    strategy = make_strategy(args.strategy)
-    print(f"Run directory: {run.dir}\nm = {minibatch.m} training examples; variants: {', '.join(variants)}")
+    chosen = cli.parse_subset("--variants", args.variants, VARIANTS)
+    variants.apply_profile(args, PROFILES)
+    if not 0 <= args.beta < 1:
+        cli.fail(f"--beta must be in [0, 1); received {args.beta}")
+    minibatch = variants.load_profile_data(args)
+    full_batch = variants.load_profile_data(args, batch_size=args.train_size)  # batch gradient descent
+    run, strategy = variants.start_variants(EXPERIMENT, args, minibatch, chosen)
 
     def train(variant: str) -> dict:
         data = full_batch if variant == "batch_gd" else minibatch
         steps_per_epoch = int(data.train.cardinality())
-        history = fit_variant(
+        history = variants.fit_variant(
             run,
             variant,
             data,
@@ -150,18 +146,8 @@ def main(argv=None) -> int:
             "dev_error": history["dev"]["error"],
         }
 
-    results = train_variants(run, variants, train)
-    rows = [
-        {
-            "variant": v,
-            "steps/epoch": r["steps_per_epoch"],
-            "J after epoch 1": r["train_loss"][0],
-            "final J": r["final_train_loss"],
-            "final dev error": r["final_dev_error"],
-        }
-        for v, r in results.items()
-    ]
-    finish_with_table(run, markdown_table(rows), results, step=args.epochs)
+    results = variants.train_variants(run, chosen, train)
+    variants.finish_with_table(run, summary_table(results), results, step=args.epochs)
     return 0
 
 

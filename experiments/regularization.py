@@ -41,23 +41,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.cli import experiment_parser, fail, parse_subset
+from kerasdl.harness import cli, variants
 from kerasdl.harness.comparison import markdown_table
-from kerasdl.harness.run import start_run
-from kerasdl.harness.variants import (
-    add_profile_flags,
-    apply_profile,
-    finish_with_table,
-    fit_variant,
-    train_variants,
-)
 from kerasdl.nn.initializers import He
 from kerasdl.nn.layers import Dense, InvertedDropout
 from kerasdl.nn.optimizers import Momentum
 from kerasdl.nn.regularizers import L2
-from kerasdl.training.distribute import make_strategy
-from pipelines.sources import SourceCorruptError, SourceMissingError
-from pipelines.subsets import small_train_dev
 
 EXPERIMENT = "regularization"
 VARIANTS = ("none", "l2", "dropout")
@@ -68,12 +57,10 @@ PROFILES = {  # train_size, dev_size, epochs
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
-    add_profile_flags(parser, PROFILES)
-    parser.add_argument(
-        "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
-    )
-    parser.add_argument("--width", type=int, default=512, help="units in each of the two hidden layers")
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
+    variants.add_profile_flags(parser, PROFILES)
+    cli.add_subset_flag(parser, "--variants", VARIANTS)
+    variants.add_network_flags(parser, width=512)
     parser.add_argument(
         "--lambd",
         type=float,
@@ -81,14 +68,7 @@ def build_parser():
         help="L2 strength lambda in lambda / (2m) * sum ||W||^2, m = training examples",
     )
     parser.add_argument("--keep-prob", type=float, default=0.5, help="inverted dropout keep probability")
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size")
-    parser.add_argument(
-        "--learning-rate",
-        type=float,
-        default=0.1,
-        help="learning rate alpha of gradient descent with momentum",
-    )
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
+    cli.add_learning_rate_flag(parser, 0.1, optimizer="gradient descent with momentum")
     return parser
 
 
@@ -124,22 +104,35 @@ class WeightNorm(keras.callbacks.Callback):
             tf.summary.scalar("weights/squared_norm", norm, step=epoch + 1)
 
 
+def summary_table(results: dict) -> str:
+    """The final table: each variant's errors and gap after the last epoch, and its largest gap."""
+    return markdown_table(
+        [
+            {
+                "variant": name,
+                "train error": r["train_error"],
+                "dev error": r["dev_error"],
+                "gap (dev - train)": r["gap"],
+                "max gap": r["max_gap"],
+            }
+            for name, r in results.items()
+        ]
+    )
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    variants = parse_subset("--variants", args.variants, VARIANTS)
-    apply_profile(args, PROFILES)
-    if not 0 < args.keep_prob <= 1 or args.lambd < 0 or args.epochs < 1:
-        fail("--keep-prob must be in (0, 1], --lambd >= 0 and --epochs >= 1")
-    try:
-        data = small_train_dev(args.train_size, args.dev_size, args.batch_size, args.seed, args.data_dir)
-    except (SourceMissingError, SourceCorruptError, ValueError) as error:
-        fail(str(error))
-    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
-    strategy = make_strategy(args.strategy)
-    print(f"Run directory: {run.dir}\nm = {data.m} training examples; variants: {', '.join(variants)}")
+    chosen = cli.parse_subset("--variants", args.variants, VARIANTS)
+    variants.apply_profile(args, PROFILES)
+    if not 0 < args.keep_prob <= 1 or args.lambd < 0:
+        cli.fail(
+            f"--keep-prob must be in (0, 1] and --lambd >= 0; received {args.keep_prob} and {args.lambd}"
+        )
+    data = variants.load_profile_data(args)
+    run, strategy = variants.start_variants(EXPERIMENT, args, data, chosen)
 
     def train(variant: str) -> dict:
-        history = fit_variant(
+        history = variants.fit_variant(
             run,
             variant,
             data,
@@ -159,18 +152,8 @@ def main(argv=None) -> int:
             "max_gap": max(history["gap"]),
         }
 
-    results = train_variants(run, variants, train)
-    rows = [
-        {
-            "variant": v,
-            "train error": r["train_error"],
-            "dev error": r["dev_error"],
-            "gap (dev - train)": r["gap"],
-            "max gap": r["max_gap"],
-        }
-        for v, r in results.items()
-    ]
-    finish_with_table(run, markdown_table(rows), results, step=args.epochs)
+    results = variants.train_variants(run, chosen, train)
+    variants.finish_with_table(run, summary_table(results), results, step=args.epochs)
     return 0
 
 

@@ -45,12 +45,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.cli import experiment_parser, fail
+from kerasdl.harness import cli
 from kerasdl.harness.run import Run, start_run
-from kerasdl.scratch import deep_nn, logistic_regression
+from kerasdl.scratch import deep_nn, logistic_regression, optimizers
 from kerasdl.scratch.initialization import initialize_parameters
 from kerasdl.training.benchmarking import alternating_blocks, paired_ratio
-from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
+from pipelines.sources import fashion_mnist
 from pipelines.splits import split_by_hash
 
 EXPERIMENT = "scratch_network"
@@ -70,16 +70,16 @@ step), and the speed-up of a vectorized forward pass over Python loops.
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, DESCRIPTION)
+    parser = cli.experiment_parser(EXPERIMENT, DESCRIPTION)
     parser.add_argument("--task", choices=sorted(TASKS), default="shirt-vs-tshirt", help="the binary task")
     parser.add_argument("--train-size", type=int, default=1500, help="training examples (m)")
     parser.add_argument("--dev-size", type=int, default=1500, help="dev examples")
     parser.add_argument("--iterations", type=int, default=300, help="full-batch gradient-descent steps")
-    parser.add_argument(
-        "--learning-rate",
-        type=float,
-        default=0.125,
-        help="gradient descent's alpha; a power of 2 is exact in the float32 variable of Keras' optimizer, "
+    cli.add_learning_rate_flag(
+        parser,
+        0.125,
+        optimizer="gradient descent",
+        note="a power of 2 is exact in the float32 variable of Keras' optimizer, "
         "so the Keras twin takes exactly the NumPy steps",
     )
     parser.add_argument(
@@ -97,7 +97,7 @@ def build_parser():
         default=200,
         help="examples in the timed loop-vs-vectorized forward pass",
     )
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
+    cli.add_data_dir_flag(parser)
     return parser
 
 
@@ -107,18 +107,18 @@ def positive_integers(flag: str, text: str) -> list[int]:
     except ValueError:
         values = []
     if not values or min(values) < 1:
-        fail(f"{flag} must be comma-separated positive integers; received {text!r}")
+        cli.fail(f"{flag} must be comma-separated positive integers; received {text!r}")
     return values
 
 
 def binary_task(args) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{"train": (X, Y), "dev": (X, Y)}: X [784, m] in [0, 1], Y [1, m] of 0/1, hash-chosen from train."""
     positive, negative = TASKS[args.task]
-    pool = fashion_mnist("train", data_dir=args.data_dir)
+    pool = cli.load_or_fail(fashion_mnist, "train", data_dir=args.data_dir)
     pool = pool.take(np.isin(pool.labels, positive + negative), name=args.task)
     total = args.train_size + args.dev_size
     if total > len(pool):
-        fail(f"--train-size + --dev-size must be at most {len(pool)} for {args.task}; received {total}")
+        cli.fail(f"--train-size + --dev-size must be at most {len(pool)} for {args.task}; received {total}")
     share = total / len(pool)
     parts = split_by_hash(
         pool,
@@ -157,21 +157,31 @@ def train_logistic_regression(args, run: Run, data) -> dict:
     return row("logistic_regression", 0, 0, X.shape[0] + 1, errors)
 
 
+def gradient_descent_step(
+    parameters: dict[str, np.ndarray], X, Y, learning_rate: float
+) -> tuple[dict, float]:
+    """Course 1, Week 4: one full-batch step of the ReLU network with a sigmoid output; (parameters, J)."""
+    AL, caches = deep_nn.model_forward(X, parameters, "relu", "sigmoid")
+    grads = deep_nn.model_backward(AL, Y, caches)
+    return optimizers.gradient_descent_update(parameters, grads, learning_rate), deep_nn.compute_cost(AL, Y)
+
+
+def network_errors(parameters: dict[str, np.ndarray], data) -> dict[str, float]:
+    """The network's error on each split of `data`."""
+    return {
+        split: float(np.mean(deep_nn.predict(x, parameters, "relu", "sigmoid") != y))
+        for split, (x, y) in data.items()
+    }
+
+
 def train_network(args, run: Run, data, name: str, hidden: list[int]) -> dict:
     """Course 1, Week 4: an L-layer ReLU network with a sigmoid output, He-initialized, by full-batch GD."""
     (X, Y) = data["train"]
     parameters = initialize_parameters([X.shape[0], *hidden, 1], "he", seed=args.seed)
     for step in range(1, args.iterations + 1):
-        AL, caches = deep_nn.model_forward(X, parameters, "relu", "sigmoid")
-        cost = deep_nn.compute_cost(AL, Y)
-        grads = deep_nn.model_backward(AL, Y, caches)
-        for key in parameters:
-            parameters[key] = parameters[key] - args.learning_rate * grads[f"d{key}"]
+        parameters, cost = gradient_descent_step(parameters, X, Y, args.learning_rate)
         if step % args.log_every == 0 or step == args.iterations:
-            errors = {
-                split: float(np.mean(deep_nn.predict(x, parameters, "relu", "sigmoid") != y))
-                for split, (x, y) in data.items()
-            }
+            errors = network_errors(parameters, data)
             log_point(run, name, step, cost, errors)
     count = sum(value.size for value in parameters.values())
     return row(
@@ -243,20 +253,13 @@ def numpy_and_keras_in_step(args, run: Run, data, hidden=COURSE_NETWORK) -> dict
     differences = []
     inputs, labels = tf.constant(X.T), tf.constant(Y.T)  # float64: NumPy arrays would be cast to float32
     for step in range(1, args.iterations + 1):
-        AL, caches = deep_nn.model_forward(X, parameters, "relu", "sigmoid")
-        cost = deep_nn.compute_cost(AL, Y)
-        grads = deep_nn.model_backward(AL, Y, caches)
-        for key in parameters:
-            parameters[key] = parameters[key] - args.learning_rate * grads[f"d{key}"]
+        parameters, cost = gradient_descent_step(parameters, X, Y, args.learning_rate)
         keras_cost = float(model.train_on_batch(inputs, labels))
         if step % args.log_every == 0 or step == args.iterations:
             difference = max_weight_difference(parameters, model)
             differences.append([step, difference])
             run.curves.log("numpy_vs_keras", "max_abs_weight_difference", step, difference)
-            errors = {
-                split: float(np.mean(deep_nn.predict(x, parameters, "relu", "sigmoid") != y))
-                for split, (x, y) in data.items()
-            }
+            errors = network_errors(parameters, data)
             log_point(run, "course_network", step, cost, errors)
             run.curves.log("course_network_keras/train", "loss", step, keras_cost)
     count = sum(value.size for value in parameters.values())
@@ -311,19 +314,33 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary_text(args, m: int, rows: list[dict], largest: float, speed: dict) -> str:
+    """The depth/width table, the NumPy-vs-Keras difference and the vectorization speed-up, in Markdown."""
+    return "\n".join(
+        [
+            f"# Course 1 from scratch: {args.task}, m = {m}, {args.iterations} full-batch steps, "
+            f"alpha {args.learning_rate}",
+            "",
+            markdown(rows),
+            "",
+            f"The course's network {COURSE_NETWORK} in NumPy and in Keras (float64), same initial weights "
+            f"and steps: largest weight difference {largest:.2e} over {args.iterations} steps.",
+            "",
+            f"Vectorization: one logistic-regression forward pass over {speed['examples']} examples took "
+            f"{speed['loops_ms']:.1f} ms with Python loops and {speed['vectorized_ms']:.3f} ms vectorized: "
+            f"{speed['speedup']:,.0f}x.",
+        ]
+    )
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     depths = positive_integers("--depths", args.depths)
     widths = positive_integers("--widths", args.widths)
-    for flag in ("train_size", "dev_size", "iterations", "log_every", "timing_examples"):
-        if getattr(args, flag) < 1:
-            fail(f"--{flag.replace('_', '-')} must be at least 1; received {getattr(args, flag)}")
+    cli.check_at_least(args, 1, "train_size", "dev_size", "iterations", "log_every", "timing_examples")
     if not args.learning_rate > 0:
-        fail(f"--learning-rate must be positive; received {args.learning_rate}")
-    try:
-        data = binary_task(args)
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
+        cli.fail(f"--learning-rate must be positive; received {args.learning_rate}")
+    data = binary_task(args)
     run = start_run(EXPERIMENT, vars(args), safe_to_change=SAFE_TO_CHANGE)
     m = data["train"][0].shape[1]
     positives = int(data["train"][1].sum())
@@ -342,23 +359,6 @@ def main(argv=None) -> int:
     largest = max(difference for _, difference in twin["differences"])
     speed = run.once("vectorization", vectorization_speedup, args, data)
 
-    table = markdown(rows)
-    summary = "\n".join(
-        [
-            f"# Course 1 from scratch: {args.task}, m = {m}, {args.iterations} full-batch steps, "
-            f"alpha {args.learning_rate}",
-            "",
-            table,
-            "",
-            f"The course's network {COURSE_NETWORK} in NumPy and in Keras (float64), same initial weights "
-            f"and steps: largest weight difference {largest:.2e} over {args.iterations} steps.",
-            "",
-            f"Vectorization: one logistic-regression forward pass over {speed['examples']} examples took "
-            f"{speed['loops_ms']:.1f} ms with Python loops and {speed['vectorized_ms']:.3f} ms vectorized: "
-            f"{speed['speedup']:,.0f}x.",
-        ]
-    )
-    print("\n" + summary)
     run.finish(
         metrics={
             **{f"{r['network']}/dev_accuracy": r["dev_accuracy"] for r in rows},
@@ -367,8 +367,9 @@ def main(argv=None) -> int:
             "vectorization_speedup": speed["speedup"],
         },
         details={"rows": rows, "numpy_vs_keras": twin["differences"], "vectorization": speed},
-        summary=summary,
+        summary=summary_text(args, m, rows, largest, speed),
         step=args.iterations,
+        echo=True,
     )
     return 0
 

@@ -44,7 +44,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.harness.cli import experiment_parser, fail, parse_subset
+from kerasdl.harness import cli
 from kerasdl.harness.comparison import finish_comparison
 from kerasdl.harness.curves import EpochCurves, epoch_history
 from kerasdl.harness.run import Run, start_run
@@ -58,7 +58,6 @@ from kerasdl.training.transfer import (
 )
 from pipelines.datasets import shuffled_batches
 from pipelines.normalize import Standardizer
-from pipelines.sources import SourceCorruptError, SourceMissingError, fashion_mnist
 from pipelines.transfer_split import class_transfer_split
 
 EXPERIMENT = "transfer"
@@ -69,7 +68,7 @@ SPLITS = ("train", "test")  # the curves of every fit: train error against test 
 
 
 def build_parser():
-    parser = experiment_parser(EXPERIMENT, __doc__)
+    parser = cli.experiment_parser(EXPERIMENT, __doc__)
     parser.add_argument(
         "--per-class", type=int, default=100, help="labelled training images per target class"
     )
@@ -81,15 +80,15 @@ def build_parser():
     parser.add_argument(
         "--test-limit", type=int, default=None, help="cap on task B's test images (all 5,000)"
     )
-    parser.add_argument(
-        "--train-eval-size", type=int, default=2_000,
+    cli.add_train_eval_size_flag(
+        parser,
         help="the pretraining's training error is measured after every epoch on task A's first N images",
-    )  # fmt: skip
-    parser.add_argument("--ways", default=",".join(WAYS), help=f"comma-separated subset of {WAYS}")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's rate on task B")
+    )
+    cli.add_subset_flag(parser, "--ways", WAYS)
+    cli.add_learning_rate_flag(parser, 1e-3, note="on task B")
     parser.add_argument("--finetune-learning-rate", type=float, default=3e-4,
                         help="Adam's rate for fine-tuning (smaller: keep what was pretrained)")  # fmt: skip
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files")
+    cli.add_data_dir_flag(parser)
     return parser
 
 
@@ -184,20 +183,14 @@ def train_way(run: Run, way: str, base: keras.Model, task: TaskB, args) -> dict:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    ways = parse_subset("--ways", args.ways, WAYS)
-    if min(args.per_class, args.pretrain_epochs, args.epochs, args.train_eval_size) < 1:
-        fail("--per-class, --pretrain-epochs, --epochs and --train-eval-size must be >= 1")
-    try:
-        train, test = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
-    except (SourceMissingError, SourceCorruptError) as error:
-        fail(str(error))
+    ways = cli.parse_subset("--ways", args.ways, WAYS)
+    cli.check_at_least(
+        args, 1, "per_class", "pretrain_epochs", "epochs", "train_eval_size", "pretrain_limit", "test_limit"
+    )
+    train, test = cli.fashion_mnist_train_test(args.data_dir)
     split = class_transfer_split(train, test, source_classes=(0, 1, 2, 3, 4), per_class=args.per_class)
-    source = split.pretrain
-    if args.pretrain_limit:
-        source = source.take(np.arange(min(args.pretrain_limit, len(source))))
-    target_test = split.target_test
-    if args.test_limit:
-        target_test = target_test.take(np.arange(min(args.test_limit, len(target_test))))
+    source = cli.first(split.pretrain, args.pretrain_limit)
+    target_test = cli.first(split.target_test, args.test_limit)
 
     run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
     # Task A's statistics normalize everything: the pretrained network expects them.
@@ -213,15 +206,15 @@ def main(argv=None) -> int:
     print(
         f"Task B: {len(task.x_train):,} images of {split.target_train.class_names}; test {len(task.x_test):,}"
     )
-
-    a_test = (standardizer(split.pretrain_test.images), split.pretrain_test.labels)
-    base = pretrain(run, args, x_a, y_a, a_test)
-    rows = [run.once(f"way/{way}", train_way, run, way, base, task, args) for way in ways]
-
     title = (
         f"Pretrained on {len(x_a):,} images of task A ({args.pretrain_epochs} epochs); task B: "
         f"{args.per_class} labelled images per class, {args.epochs} epochs, {len(task.x_test):,} test images"
     )
+    print(f"Run directory: {run.dir}\n{title}")
+
+    a_test = (standardizer(split.pretrain_test.images), split.pretrain_test.labels)
+    base = pretrain(run, args, x_a, y_a, a_test)
+    rows = [run.once(f"way/{way}", train_way, run, way, base, task, args) for way in ways]
     finish_comparison(run, "way", rows, title=title, step=args.epochs)
     return 0
 

@@ -1,11 +1,13 @@
 """End-of-training diagnostics, written to TensorBoard in one call each.
 
-Course 3, Week 2 as a TensorBoard page: after training, `log_error_analysis`
-writes the error-analysis table (text), the confusion matrix and the top
-losses (images) and the single-number metrics (scalars) for one evaluated
-split, and exports the sheet for tagging by hand; `log_label_issues` writes
-the suspected label errors of one split (text table, thumbnails, counts, and
-precision/recall when the true flips are known).
+Course 3, Week 2 as a TensorBoard page. Both reports read one
+`SplitPredictions`, a split's examples with a model's held-out
+probabilities: after training, `log_error_analysis` writes the
+error-analysis table (text), the confusion matrix and the top losses (images)
+and the single-number metrics (scalars) for it, and exports the sheet for
+tagging by hand; `log_label_issues` writes its suspected label errors (text
+table, thumbnails, counts, and precision/recall when the true flips are
+known).
 
 Tags, under the writer given (e.g. `run.writer("error_analysis")`):
 
@@ -41,6 +43,33 @@ from kerasdl.diagnostics.metrics import confusion_matrix, precision_recall_f1
 
 
 @dataclass(frozen=True)
+class SplitPredictions:
+    """One split's examples and a model's held-out predictions for them.
+
+    Attributes:
+        images: the split's images [N, H, W, C], 0..255.
+        labels: its labels [N].
+        probs: held-out predicted probabilities [N, classes] (out-of-fold
+            ones for a training subset).
+        class_names: the name of each class index.
+        ids: example ids [N], or None.
+        split: the split's name in the tags.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    probs: np.ndarray
+    class_names: Sequence[str]
+    ids: np.ndarray | None = None
+    split: str = "dev"
+
+    @classmethod
+    def of(cls, examples, probs: np.ndarray, split: str) -> SplitPredictions:
+        """From anything with `images`, `labels`, `class_names` and `ids` (e.g. a `pipelines` source)."""
+        return cls(examples.images, examples.labels, probs, examples.class_names, examples.ids, split)
+
+
+@dataclass(frozen=True)
 class ErrorAnalysis:
     """What `log_error_analysis` measured.
 
@@ -63,13 +92,8 @@ class ErrorAnalysis:
 def log_error_analysis(
     writer,
     step: int,
-    images: np.ndarray,
-    labels: np.ndarray,
-    probs: np.ndarray,
-    class_names: Sequence[str],
+    predictions: SplitPredictions,
     *,
-    split: str = "dev",
-    ids: np.ndarray | None = None,
     suspected_wrong_label: np.ndarray | None = None,
     export_to: str | os.PathLike | None = None,
     sample: int = 100,
@@ -81,12 +105,7 @@ def log_error_analysis(
     Args:
         writer: a `tf.summary` writer.
         step: the summary step (e.g. the last epoch).
-        images: the split's images [N, H, W, C], 0..255.
-        labels: its labels [N].
-        probs: held-out predicted probabilities [N, classes].
-        class_names: the name of each class index.
-        split: the split's name in the tags.
-        ids: example ids [N] for the sheet.
+        predictions: the split and the model's held-out probabilities.
         suspected_wrong_label: mask [N] for the "suspected wrong label" tag.
         export_to: CSV path for `sample` sampled errors (and the contact sheet
             PNG beside it), or None.
@@ -96,11 +115,12 @@ def log_error_analysis(
     """
     import tensorflow as tf
 
-    labels, probs = np.asarray(labels), np.asarray(probs)
+    images, class_names = predictions.images, predictions.class_names
+    labels, probs = np.asarray(predictions.labels), np.asarray(predictions.probs)
     predicted = probs.argmax(axis=1)
     error = float(np.mean(predicted != labels))
     sheet = auto_tags(
-        images, labels, probs, class_names, ids=ids, suspected_wrong_label=suspected_wrong_label
+        images, labels, probs, class_names, ids=predictions.ids, suspected_wrong_label=suspected_wrong_label
     )
     table = tag_table_markdown(sheet, error)
     macro = precision_recall_f1(labels, predicted, "macro", len(class_names))["f1"]
@@ -114,7 +134,7 @@ def log_error_analysis(
             f"`python -m kerasdl.diagnostics {csv_path}` for this table of your tags."
         )
     matrix = confusion_matrix(labels, predicted, len(class_names))
-    prefix = f"error_analysis/{split}"
+    prefix = f"error_analysis/{predictions.split}"
     with writer.as_default():
         tf.summary.text(f"{prefix}/tags", table, step=step)
         tf.summary.image(
@@ -134,23 +154,15 @@ def log_error_analysis(
 def log_label_issues(
     writer,
     step: int,
-    images: np.ndarray,
-    labels: np.ndarray,
-    probs: np.ndarray,
-    class_names: Sequence[str],
+    predictions: SplitPredictions,
     *,
-    split: str,
-    ids: np.ndarray | None = None,
     truth: np.ndarray | None = None,
     grid_size: int = 24,
 ) -> tuple[LabelIssues, dict[str, float]]:
     """Suspected label errors of one split, ranked by confident learning, logged to TensorBoard.
 
     Args:
-        writer, step: as in `log_error_analysis`.
-        images, labels, probs, class_names, ids: the split and out-of-sample
-            probabilities (held-out predictions, or out-of-fold for train).
-        split: the split's name in the tags.
+        writer, step, predictions: as in `log_error_analysis`.
         truth: mask [N] of the examples known to be mislabeled (injected
             noise), to measure precision and recall; or None.
         grid_size: thumbnails of the most suspicious.
@@ -161,25 +173,28 @@ def log_label_issues(
     """
     import tensorflow as tf
 
-    issues = find_label_issues(labels, probs)
+    class_names = predictions.class_names
+    issues = find_label_issues(predictions.labels, predictions.probs)
     scores = {"count": float(len(issues))}
     if truth is not None:
         truth = np.asarray(truth, dtype=bool)
         scores["precision"], scores["recall"] = detection_precision_recall(issues.mask, truth)
         scores["precision_at_k"], _ = detection_precision_recall(issues.top(int(truth.sum())).mask, truth)
-    table = issues.to_markdown(class_names, ids, k=grid_size)
+    table = issues.to_markdown(class_names, predictions.ids, k=grid_size)
     if truth is not None:
         table += (
             f"\n\n{int(truth.sum())} labels were flipped on purpose: precision {scores['precision']:.3f}, "
             f"recall {scores['recall']:.3f}, precision of the top {int(truth.sum())} "
             f"{scores['precision_at_k']:.3f}."
         )
-    prefix = f"label_issues/{split}"
+    prefix = f"label_issues/{predictions.split}"
     with writer.as_default():
         tf.summary.text(f"{prefix}/table", table, step=step)
         if len(issues):
             tf.summary.image(
-                f"{prefix}/suspects", for_summary(issues.grid(images, class_names, k=grid_size)), step=step
+                f"{prefix}/suspects",
+                for_summary(issues.grid(predictions.images, class_names, k=grid_size)),
+                step=step,
             )
         for name, value in scores.items():
             tf.summary.scalar(f"{prefix}/{name}", value, step=step)

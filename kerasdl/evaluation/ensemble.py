@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasdl.diagnostics.metrics import mcnemar_p_value
+from kerasdl.evaluation.reports import Report, labelled_examples
 from kerasdl.training.timing import timed_predict
 
 
@@ -129,7 +130,7 @@ class Scores:
 
 
 @dataclass(frozen=True)
-class EnsembleReport:
+class EnsembleReport(Report):
     """Every member, the ensemble, and what the ensemble costs.
 
     Attributes:
@@ -153,9 +154,6 @@ class EnsembleReport:
     gain_over_best: float
     p_value_over_best: float
     cost_ratio_predict: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _scores(
@@ -187,11 +185,7 @@ def evaluate_ensemble(
     The ensemble is evaluated as one `Ensemble` model (one pass of every
     member per batch), so its predict time is the real cost of serving it.
     """
-    images, labels = np.asarray(images), np.asarray(labels)
-    if len(images) != len(labels) or len(images) == 0:
-        raise ValueError(
-            f"images and labels must be non-empty and match. Received: {len(images)} and {len(labels)}"
-        )
+    images, labels = labelled_examples(images, labels)
     member_scores, member_right = [], []
     for member in members:
         outputs, seconds = timed_predict(member.model, images, batch_size)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasdl.diagnostics.metrics import mcnemar_p_value
+from kerasdl.evaluation.reports import Report, labelled_examples
 from kerasdl.training.benchmarking import paired_ratio
 from kerasdl.training.timing import interleaved_predict
 
@@ -212,7 +213,7 @@ class MultiCropClassifier(keras.Model):
 
 
 @dataclass(frozen=True)
-class MultiCropReport:
+class MultiCropReport(Report):
     """Single centre crop versus multi-crop on the same images.
 
     Attributes:
@@ -245,9 +246,6 @@ class MultiCropReport:
     single_seconds: float
     multi_seconds: float
     time_ratio: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def evaluate_multicrop(
@@ -283,11 +281,7 @@ def evaluate_multicrop(
         raise ValueError(
             f"timing_blocks must be a positive integer. Received: timing_blocks={timing_blocks!r}"
         )
-    images, labels = np.asarray(images), np.asarray(labels)
-    if len(images) != len(labels) or len(images) == 0:
-        raise ValueError(
-            f"images and labels must be non-empty and match. Received: {len(images)} and {len(labels)}"
-        )
+    images, labels = labelled_examples(images, labels)
     image_size = tuple(images.shape[1:3])
     single = MultiCropClassifier(classifier, image_size, crop_size, "1", aggregate, from_logits)
     multi = MultiCropClassifier(classifier, image_size, crop_size, layout, aggregate, from_logits)

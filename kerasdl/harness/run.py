@@ -232,6 +232,7 @@ class Run:
         details: dict[str, Any] | None = None,
         summary: str | None = None,
         step: int = 0,
+        echo: bool = False,
     ) -> None:
         """Writes the results, marks the run finished (`--resume` never reopens it) and closes it.
 
@@ -241,6 +242,8 @@ class Run:
             summary: Markdown shown as the Text "summary" in TensorBoard and
                 saved as `summary.md`.
             step: the step the text summary is written at.
+            echo: also print the summary, after a blank line, once the run
+                is finished (what a script shows at its end).
         """
         import tensorflow as tf
 
@@ -264,6 +267,8 @@ class Run:
         if is_chief():
             atomic_write_json(self.dir / FINISHED, {"finished_utc": _utc_now()})
         self.phases.finished("finish")
+        if echo and summary is not None:
+            print("\n" + summary)
 
 
 def _utc_now() -> str:

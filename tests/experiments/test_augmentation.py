@@ -1,19 +1,15 @@
 """Smoke test: experiments.augmentation end to end on a tiny subset, in a temporary logdir."""
 
 import json
-import os
 import pathlib
-import signal
-import subprocess
-import sys
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import augmentation
 from kerasdl.harness.results import SCHEMA
 from pipelines.datasets import read_augmented
 from tests.events import tag_steps
+from tests.runs import run_experiment, run_results, stopped_by_request, tensor_tags
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -37,51 +33,16 @@ TINY = [
 ]
 
 
-def _tensor_tags(path):
-    return set(EventAccumulator(str(path)).Reload().Tags()["tensors"])
-
-
-def test_help_explains_every_flag(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        augmentation.main(["--help"])
-    assert exit_info.value.code == 0
-    text = capsys.readouterr().out
-    for flag in (
-        "--profile",
-        "--augment",
-        "--crop-size",
-        "--layout",
-        "--aggregate",
-        "--offline-copies",
-        "--members",
-        "--epochs",
-        "--logdir",
-        "--seed",
-    ):
-        assert flag in text
-    assert "pca_color" in text and "python -m experiments.augmentation" in text
-
-
 def test_runs_end_to_end_and_logs_the_comparison(fashion_mnist_all, logdir):
     assert augmentation.main(["--logdir", str(logdir), "--run-name", "smoke", *TINY]) == 0
     run_dir = logdir / "augmentation" / "smoke"
-    assert {"augmentation/examples", "multicrop/ten_crops"} <= _tensor_tags(run_dir / "examples")
+    assert {"augmentation/examples", "multicrop/ten_crops"} <= tensor_tags(run_dir / "examples")
     methods = ["baseline", "augmentation", "multicrop", "ensemble"]
     for method in methods:  # the HParams table: one session per method
-        assert "_hparams_/session_start_info" in _tensor_tags(run_dir / method), method
-    assert "summary" in _tensor_tags(run_dir / "summary")
+        assert "_hparams_/session_start_info" in tensor_tags(run_dir / method), method
+    assert "summary" in tensor_tags(run_dir / "summary")
 
-    results = json.loads((run_dir / "results.json").read_text())
-    assert set(results) == {
-        "schema",
-        "experiment",
-        "run",
-        "finished_utc",
-        "config",
-        "metrics",
-        "details",
-        "curves",
-    }
+    results = run_results(run_dir)
     assert results["schema"] == SCHEMA and (results["experiment"], results["run"]) == (
         "augmentation",
         "smoke",
@@ -90,7 +51,7 @@ def test_runs_end_to_end_and_logs_the_comparison(fashion_mnist_all, logdir):
     for network in networks:  # one writer: every network's curves, one point per epoch
         for split in ("train", "dev"):
             assert [step for step, _ in results["curves"][f"{network}/{split}"]["error"]] == [1], network
-            assert "error" in _tensor_tags(run_dir / network / split)
+            assert "error" in tensor_tags(run_dir / network / split)
         assert [step for step, _ in results["curves"][f"{network}/gaps"]["gap"]] == [1]
     rows = {row["method"]: row for row in results["details"]["rows"]}
     assert list(rows) == methods
@@ -110,10 +71,8 @@ def test_runs_end_to_end_and_logs_the_comparison(fashion_mnist_all, logdir):
 
 def run_stopped_at(logdir, point: str, *flags) -> None:
     """`experiments.augmentation` in a subprocess that kills itself at `point` (`kerasdl.harness.faults`)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERASDL_STOP_AT": f"{point}:SIGKILL"}
-    command = [sys.executable, "-m", "experiments.augmentation", "--logdir", str(logdir), *flags]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    result = run_experiment("augmentation", logdir, *flags, stop=f"{point}:SIGKILL")
+    assert stopped_by_request(result, "SIGKILL"), result.stderr[-3000:]
 
 
 def test_offline_copies_are_reused_only_through_their_phase(fashion_mnist_all, logdir, monkeypatch):

@@ -3,14 +3,10 @@
 import json
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import batch_norm
 from kerasdl.nn.layers import BatchNorm, Dense
-
-
-def tags(path):
-    return set(EventAccumulator(str(path)).Reload().Tags()["tensors"])
+from tests.runs import tensor_tags
 
 
 def test_runs_both_variants_and_logs_overlaid_curves(fashion_mnist_all, logdir):
@@ -19,16 +15,16 @@ def test_runs_both_variants_and_logs_overlaid_curves(fashion_mnist_all, logdir):
     assert batch_norm.main(argv) == 0
     run_dir = logdir / "batch_norm" / "smoke"
     for name in ("plain_lr0.05", "batch_norm_lr0.05"):  # the harness's one tag scheme
-        assert {"loss", "error"} <= tags(run_dir / name / "train")
-        assert {"loss", "error"} <= tags(run_dir / name / "dev")
-        assert "gap" in tags(run_dir / name / "gaps")
+        assert {"loss", "error"} <= tensor_tags(run_dir / name / "train")
+        assert {"loss", "error"} <= tensor_tags(run_dir / name / "dev")
+        assert "gap" in tensor_tags(run_dir / name / "gaps")
     variants = json.loads((run_dir / "results.json").read_text())["details"]["variants"]
     assert {r["variant"] for r in variants.values()} == set(batch_norm.VARIANTS)
     assert not any(r["diverged"] for r in variants.values())
     assert all(
         len(r["train_loss"]) == 2 and r["final_train_loss"] == r["train_loss"][-1] for r in variants.values()
     )
-    assert "summary" in tags(run_dir / "summary")
+    assert "summary" in tensor_tags(run_dir / "summary")
 
 
 def test_a_nan_loss_is_reported_as_divergence(fashion_mnist_all, logdir):

@@ -10,10 +10,7 @@ from experiments import architectures, edges, multitask, transfer
 from kerasdl.harness.results import read_results
 from kerasdl.nn.multitask import ATTRIBUTES
 from kerasdl.scratch.edges import KERNEL_NAMES
-
-
-def _tags(path, kind="tensors"):
-    return set(EventAccumulator(str(path)).Reload().Tags()[kind])
+from tests.runs import run_results, tensor_tags
 
 
 def _run_dir(logdir, experiment):
@@ -23,23 +20,8 @@ def _run_dir(logdir, experiment):
 
 def _hparams_sessions(run_dir, names):
     for name in names:
-        assert "_hparams_/session_start_info" in _tags(run_dir / name), name
-    assert "_hparams_/experiment" in _tags(run_dir)
-
-
-def _results(run_dir):
-    results = read_results(run_dir)  # checked against the schema
-    assert set(results) == {
-        "schema",
-        "experiment",
-        "run",
-        "finished_utc",
-        "config",
-        "metrics",
-        "details",
-        "curves",
-    }
-    return results
+        assert "_hparams_/session_start_info" in tensor_tags(run_dir / name), name
+    assert "_hparams_/experiment" in tensor_tags(run_dir)
 
 
 def _assert_curves(results, name, epochs, splits=("train", "test")):
@@ -57,13 +39,13 @@ def _assert_curves(results, name, epochs, splits=("train", "test")):
 def test_edges_logs_images_per_kernel(fashion_mnist_all, logdir):
     assert edges.main(["--logdir", str(logdir), "--images", "3"]) == 0
     run_dir = _run_dir(logdir, "edges")
-    tags = _tags(run_dir)
+    tags = tensor_tags(run_dir)
     assert {"input", "kernels", "edges/vertical", "edges/sobel_horizontal", "edges/scharr_vertical"} <= tags
     accumulator = EventAccumulator(str(run_dir)).Reload()
     (event,) = accumulator.Tensors("keras_conv2d_max_difference/sobel_vertical")
     # NumPy's convolution == Keras' Conv2D with the same kernel.
     assert float(tf.make_ndarray(event.tensor_proto)) < 1e-3
-    results = _results(run_dir)
+    results = run_results(run_dir)
     assert results["metrics"]["keras_conv2d_max_difference/sobel_vertical"] < 1e-3
     assert set(results["details"]["kernels"]) == set(KERNEL_NAMES) and len(results["details"]["classes"]) == 3
     assert "| sobel_vertical |" in (run_dir / "summary.md").read_text()
@@ -74,7 +56,7 @@ def test_architectures_logs_the_comparison(fashion_mnist_all, logdir):
             "--models", "lenet5,resnet_small,inception_small"]  # fmt: skip
     assert architectures.main(argv) == 0
     run_dir = _run_dir(logdir, "architectures")
-    results = _results(run_dir)
+    results = run_results(run_dir)
     rows = results["details"]["rows"]
     assert [row["network"] for row in rows] == ["lenet5", "resnet_small", "inception_small"]
     assert rows[0]["parameters"] == 61_706 and results["metrics"]["lenet5/parameters"] == 61_706
@@ -85,10 +67,10 @@ def test_architectures_logs_the_comparison(fashion_mnist_all, logdir):
     # The table's accuracy is the last point of the test curve.
     assert rows[0]["test_accuracy"] == 1 - curves["lenet5/test"]["error"][-1][1]
     _hparams_sessions(run_dir, ["lenet5", "resnet_small"])
-    assert {"test_accuracy", "parameters", "seconds_per_epoch"} <= _tags(run_dir / "lenet5")
-    assert {"loss", "error", "seconds_per_epoch"} <= _tags(run_dir / "lenet5" / "train")
-    assert "gap" in _tags(run_dir / "lenet5" / "gaps")
-    assert "summary" in _tags(run_dir / "summary")
+    assert {"test_accuracy", "parameters", "seconds_per_epoch"} <= tensor_tags(run_dir / "lenet5")
+    assert {"loss", "error", "seconds_per_epoch"} <= tensor_tags(run_dir / "lenet5" / "train")
+    assert "gap" in tensor_tags(run_dir / "lenet5" / "gaps")
+    assert "summary" in tensor_tags(run_dir / "summary")
     assert not (run_dir / "networks.json").exists()  # the phases are the record of finished networks
     assert (run_dir / "phases" / "network" / "lenet5.json").exists()
 
@@ -98,7 +80,7 @@ def test_transfer_logs_the_four_ways_and_scratch(fashion_mnist_all, logdir):
             "--per-class", "10", "--test-limit", "200", "--train-eval-size", "256"]  # fmt: skip
     assert transfer.main(argv) == 0
     run_dir = _run_dir(logdir, "transfer")
-    results = _results(run_dir)
+    results = run_results(run_dir)
     rows = {row["way"]: row for row in results["details"]["rows"]}
     assert list(rows) == list(transfer.WAYS)
     trained = {way: row["trained_parameters"] for way, row in rows.items()}
@@ -109,22 +91,22 @@ def test_transfer_logs_the_four_ways_and_scratch(fashion_mnist_all, logdir):
     for way in transfer.WAYS:
         _assert_curves(results, way, epochs=2)
     _hparams_sessions(run_dir, transfer.WAYS)
-    assert "error" in _tags(run_dir / "pretrain" / "test")
-    assert "summary" in _tags(run_dir / "summary")
+    assert "error" in tensor_tags(run_dir / "pretrain" / "test")
+    assert "summary" in tensor_tags(run_dir / "summary")
 
 
 def test_multitask_compares_with_one_network_per_task(fashion_mnist_all, logdir):
     argv = ["--logdir", str(logdir), "--limit", "256", "--test-limit", "200", "--epochs", "1"]
     assert multitask.main(argv) == 0
     run_dir = _run_dir(logdir, "multitask")
-    results = _results(run_dir)
+    results = run_results(run_dir)
     rows = {row["approach"]: row for row in results["details"]["rows"]}
     assert set(rows) == {"multi_task", "single_task"}
     assert rows["single_task"]["parameters"] > 3 * rows["multi_task"]["parameters"]
     assert results["metrics"]["multi_task/mean_accuracy"] == rows["multi_task"]["mean_accuracy"]
     for network in ("multi_task", *(f"single_task_{attribute}" for attribute in ATTRIBUTES)):
         _assert_curves(results, network, epochs=1)
-    assert {"loss", "error"} <= _tags(run_dir / "multi_task" / "train")
+    assert {"loss", "error"} <= tensor_tags(run_dir / "multi_task" / "train")
     _hparams_sessions(run_dir, ["multi_task", "single_task"])
 
 

@@ -19,6 +19,16 @@ import experiments
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPTS = sorted(module.name for module in pkgutil.iter_modules(experiments.__path__))
+# What the help of a script must show besides its flags' lines: its own flags, and words its header promises.
+PROMISED = {
+    "augmentation": (
+        "--profile", "--augment", "--crop-size", "--layout", "--aggregate", "--offline-copies", "--members",
+        "--epochs", "pca_color", "python -m experiments.augmentation",
+    ),
+    "regularization": (
+        "--profile", "--variants", "--lambd", "--keep-prob", "--epochs", "--width", "--learning-rate",
+    ),
+}  # fmt: skip
 
 # What a measured figure looks like. Formulas ("1 - accuracy", "(1-0.969)", "sqrt(2 / n[l-1])"),
 # settings ("crop=0,flip=0.5", "Adam 3e-3", "shifts of +-2 px", "24x24") and defaults do not match.
@@ -77,6 +87,12 @@ def test_help_explains_every_flag(name):
     bare = [line for line in options if len(line.split()) <= 2 and not line.endswith(")")]
     undocumented = [line for line in bare if not _has_help_below(text, line)]
     assert not undocumented, f"flags without help: {undocumented}"
+
+
+@pytest.mark.parametrize("name", sorted(PROMISED))
+def test_help_shows_what_the_script_promises(name):
+    text = help_text(name)
+    assert [word for word in PROMISED[name] if word not in text] == []
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

@@ -9,15 +9,13 @@ resume continues the same run up to the next stop; the last one finishes it.
 """
 
 import json
-import os
-import signal
 import subprocess
-import sys
 
 import pytest
 
 from kerasdl.harness.run import FINISHED
 from tests.events import scalar_points
+from tests.runs import run_experiment, stopped_by_request, uninterrupted_run
 
 EPOCHS = 2
 QUICK = ["--limit", "800", "--epochs", str(EPOCHS), "--width", "4", "--batch-size", "64"]
@@ -32,32 +30,12 @@ CHAINS = {
 
 
 def run_job(logdir, *flags, stop=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("KERASDL_STOP_AT", None)
-    if stop is not None:
-        env["KERASDL_STOP_AT"] = stop
-    command = [sys.executable, "-m", "experiments.mismatch", "--logdir", str(logdir), *QUICK, *flags]
-    return subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(0o022)
-    )
-
-
-def stopped_by_request(result: subprocess.CompletedProcess, signame: str) -> bool:
-    """The process ended because of the requested stop, not because of an error."""
-    if signame == "SIGKILL":
-        return result.returncode == -signal.SIGKILL
-    # SIGTERM: killed by it, or turned by the backup callback into a clean TrainingInterrupted.
-    return result.returncode == -signal.SIGTERM or "TrainingInterrupted: Training stopped on SIGTERM" in (
-        result.stderr
-    )
+    return run_experiment("mismatch", logdir, *QUICK, *flags, stop=stop)
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, fashion_mnist_all):
-    logdir = tmp_path_factory.mktemp("straight")
-    result = run_job(logdir, "--run-name", "straight")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return logdir / "mismatch" / "straight"
+    return uninterrupted_run("mismatch", tmp_path_factory.mktemp("straight"), *QUICK)
 
 
 @pytest.mark.parametrize("chain", sorted(CHAINS))

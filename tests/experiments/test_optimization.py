@@ -7,10 +7,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import optimization
-
-
-def tags(path):
-    return set(EventAccumulator(str(path)).Reload().Tags()["tensors"])
+from tests.runs import tensor_tags
 
 
 def test_runs_every_variant_and_logs_overlaid_curves(fashion_mnist_all, logdir):
@@ -20,8 +17,8 @@ def test_runs_every_variant_and_logs_overlaid_curves(fashion_mnist_all, logdir):
     assert optimization.main(argv) == 0
     run_dir = logdir / "optimization" / "smoke"
     for variant in optimization.VARIANTS:  # the harness's one tag scheme
-        assert {"loss", "error", "learning_rate"} <= tags(run_dir / variant / "train")
-        assert {"loss", "error"} <= tags(run_dir / variant / "dev")
+        assert {"loss", "error", "learning_rate"} <= tensor_tags(run_dir / variant / "train")
+        assert {"loss", "error"} <= tensor_tags(run_dir / variant / "dev")
     results = json.loads((run_dir / "results.json").read_text())
     variants = results["details"]["variants"]
     assert set(variants) == set(optimization.VARIANTS)
@@ -30,7 +27,7 @@ def test_runs_every_variant_and_logs_overlaid_curves(fashion_mnist_all, logdir):
     for variant, figures in variants.items():  # the table's J is the curve's, measured on the training set
         assert [value for _, value in results["curves"][f"{variant}/train"]["loss"]] == figures["train_loss"]
         assert results["metrics"][f"{variant}/final_dev_error"] == figures["dev_error"][-1]
-    assert "summary" in tags(run_dir / "summary")
+    assert "summary" in tensor_tags(run_dir / "summary")
     # Adam with decay: logged after epochs 1 and 2, the rate of the next step, alpha0 / (1 + epoch_num).
     logged = EventAccumulator(str(run_dir / "adam_decay" / "train")).Reload().Tensors("learning_rate")
     rates = [float(tf.make_ndarray(event.tensor_proto)) for event in logged]

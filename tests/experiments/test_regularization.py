@@ -7,10 +7,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from experiments import regularization
 from kerasdl.harness.run import FINISHED
-
-
-def tags(path):
-    return set(EventAccumulator(str(path)).Reload().Tags()["tensors"])
+from tests.runs import tensor_tags
 
 
 def test_runs_end_to_end_and_logs_curves(fashion_mnist_all, logdir):
@@ -19,13 +16,13 @@ def test_runs_end_to_end_and_logs_curves(fashion_mnist_all, logdir):
     assert regularization.main(argv) == 0
     run_dir = logdir / "regularization" / "smoke"
     for variant in regularization.VARIANTS:  # the harness's one tag scheme, plus the L2 probe
-        assert {"error", "loss", "learning_rate"} <= tags(run_dir / variant / "train")
-        assert {"error", "loss"} <= tags(run_dir / variant / "dev")
+        assert {"error", "loss", "learning_rate"} <= tensor_tags(run_dir / variant / "train")
+        assert {"error", "loss"} <= tensor_tags(run_dir / variant / "dev")
         assert (
             len(EventAccumulator(str(run_dir / variant / "gaps")).Reload().Tensors("gap")) == 2
         )  # per epoch
-        assert "weights/squared_norm" in tags(run_dir / variant)
-    assert "summary" in tags(run_dir / "summary")
+        assert "weights/squared_norm" in tensor_tags(run_dir / variant)
+    assert "summary" in tensor_tags(run_dir / "summary")
     results = json.loads((run_dir / "results.json").read_text())
     assert results["schema"] == "kerasdl.results/1" and results["config"]["epochs"] == 2
     variants = results["details"]["variants"]
@@ -63,27 +60,8 @@ def test_resume_keeps_the_finished_variants(fashion_mnist_all, logdir, monkeypat
     assert json.loads((run_dir / "phases" / "variant" / "none.json").read_text()) == none  # not trained again
     variants = json.loads((run_dir / "results.json").read_text())["details"]["variants"]
     assert set(variants) == {"none", "l2"} and variants["none"] == none["result"]
-    assert "error" in tags(run_dir / "l2" / "dev")
+    assert "error" in tensor_tags(run_dir / "l2" / "dev")
     assert [p.name for p in (logdir / "regularization").iterdir()] == ["interrupted"]
-
-
-def test_help_explains_every_flag(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        regularization.main(["--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
-    for flag in (
-        "--profile",
-        "--variants",
-        "--lambd",
-        "--keep-prob",
-        "--epochs",
-        "--width",
-        "--learning-rate",
-        "--resume",
-    ):
-        assert flag in out
-    assert "Measured" not in out and "min on" not in out  # no figures of one machine's runs
 
 
 def test_bad_variant_is_one_clear_line(logdir, capsys):

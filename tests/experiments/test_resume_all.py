@@ -3,7 +3,6 @@ same run; a finished run is never reopened; a run name never leaves LOGDIR/<expe
 
 import importlib
 import json
-import os
 import pathlib
 import pkgutil
 import signal
@@ -20,6 +19,7 @@ from kerasdl.harness.run import FINISHED
 from kerasdl.nn.multitask import ATTRIBUTES
 from kerasdl.training.backup import BackupStore
 from tests.events import scalar_points, tag_steps
+from tests.runs import run_experiment, stopped_by_request
 
 EPOCHS = 3
 QUICK = ["--models", "lenet5", "--limit", "512", "--test-limit", "200", "--epochs", str(EPOCHS)]
@@ -30,16 +30,12 @@ SCRIPTS = sorted(module.name for module in pkgutil.iter_modules(experiments.__pa
 
 def run_stopped(experiment: str, logdir, stop: str, *flags) -> subprocess.CompletedProcess:
     """`python -m experiments.<experiment>`, which signals itself at `stop` (kerasdl.harness.faults)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERASDL_STOP_AT": stop}
-    command = [sys.executable, "-m", f"experiments.{experiment}", "--logdir", str(logdir), *flags]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return run_experiment(experiment, logdir, *flags, stop=stop)
 
 
 def stopped_by_sigterm(result: subprocess.CompletedProcess) -> bool:
     """Killed by SIGTERM, or stopped cleanly: the backup callback turns it into TrainingInterrupted."""
-    return result.returncode == -signal.SIGTERM or (
-        result.returncode != 0 and "TrainingInterrupted: Training stopped on SIGTERM" in result.stderr
-    )
+    return stopped_by_request(result, "SIGTERM")
 
 
 def test_architectures_sigterm_then_resume_writes_every_epoch_once(fashion_mnist_all, logdir):

@@ -1,10 +1,7 @@
 """experiments.scratch_network: NumPy equals Keras step by step; the experiment runs and resumes."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -15,6 +12,7 @@ from experiments import scratch_network
 from kerasdl.harness.results import read_results
 from kerasdl.scratch import deep_nn
 from kerasdl.scratch.initialization import initialize_parameters
+from tests.runs import run_experiment
 
 TINY = ["--train-size", "200", "--dev-size", "100", "--iterations", "12", "--log-every", "4"]
 TINY += ["--depths", "1", "--widths", "4", "--timing-examples", "5"]
@@ -71,12 +69,7 @@ def test_the_loop_forward_pass_is_the_vectorized_one():
 
 
 def run_job(logdir, *flags, stop=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("KERASDL_STOP_AT", None)
-    if stop:
-        env["KERASDL_STOP_AT"] = stop
-    command = [sys.executable, "-m", "experiments.scratch_network", "--logdir", str(logdir), *TINY, *flags]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return run_experiment("scratch_network", logdir, *TINY, *flags, stop=stop, timeout=300)
 
 
 def test_runs_logs_every_network_and_resumes_after_a_kill(fashion_mnist_all, tmp_path):

@@ -12,15 +12,12 @@ A resume with other data is refused unless forced.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from kerasdl.harness.run import FINISHED
 from tests.events import scalar_points
-from tests.experiments.test_mismatch_resume import stopped_by_request
+from tests.runs import run_experiment, stopped_by_request, uninterrupted_run
 
 EPOCHS = 2
 # m = 258 examples in batches of 64: 5 batches per epoch, so batch 7 is in the middle of epoch 2.
@@ -34,15 +31,6 @@ CHAINS = {
 }
 SEARCH = ["--train-size", "300", "--dev-size", "200", "--epochs", "1", "--coarse-trials", "2"]
 SEARCH += ["--fine-trials", "1", "--workers", "1", "--units-range", "8,32"]
-
-
-def run_experiment(experiment, logdir, *flags, stop=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("KERASDL_STOP_AT", None)
-    if stop is not None:
-        env["KERASDL_STOP_AT"] = stop
-    command = [sys.executable, "-m", f"experiments.{experiment}", "--logdir", str(logdir), *flags]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
 
 
 def results(run_dir):
@@ -62,10 +50,7 @@ def phase(run_dir, name):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, fashion_mnist_all):
-    logdir = tmp_path_factory.mktemp("straight")
-    result = run_experiment("regularization", logdir, *VARIANTS, "--run-name", "straight")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return logdir / "regularization" / "straight"
+    return uninterrupted_run("regularization", tmp_path_factory.mktemp("straight"), *VARIANTS)
 
 
 def assert_same_results(run_dir, reference):

@@ -12,6 +12,7 @@ from kerasdl.diagnostics import (
 from kerasdl.diagnostics.label_issues import kfold_indices
 from kerasdl.harness.run import set_seeds
 from pipelines.sources import ImageSource
+from tests.kerasdl.diagnostics.suspects import two_suspects
 
 
 class TestNoiseAndFolds:
@@ -90,13 +91,7 @@ class TestOutOfFold:
 
 class TestConfidentLearning:
     def test_finds_the_contradicted_labels_ranked_by_self_confidence(self):
-        # 60 examples, 3 classes, confidently predicted as labelled, except 7 (p(given) = 0.02) and 20
-        # (p(given) = 0.05), which the model is sure belong elsewhere.
-        labels = np.repeat(np.arange(3), 20)
-        probs = np.full((60, 3), 0.05)
-        probs[np.arange(60), labels] = 0.9
-        probs[7] = [0.02, 0.96, 0.02]  # labelled 0, looks like 1
-        probs[20] = [0.05, 0.05, 0.90]  # labelled 1, looks like 2
+        labels, probs = two_suspects()  # 7 (p(given) = 0.02) and 20 (p(given) = 0.05) look mislabelled
         issues = find_label_issues(labels, probs)
         np.testing.assert_array_equal(issues.indices, [7, 20])
         np.testing.assert_array_equal(issues.suggested, [1, 2])
@@ -107,11 +102,7 @@ class TestConfidentLearning:
         assert issues.grid(np.zeros((60, 4, 4, 1), np.uint8), ["a", "b", "c"]).ndim == 3
 
     def test_unranked_mask_from_cleanlab_becomes_indices(self):
-        labels = np.repeat(np.arange(3), 20)
-        probs = np.full((60, 3), 0.05)
-        probs[np.arange(60), labels] = 0.9
-        probs[20] = [0.05, 0.05, 0.90]
-        probs[7] = [0.02, 0.96, 0.02]
+        labels, probs = two_suspects()
         issues = find_label_issues(labels, probs, return_indices_ranked_by=None)
         np.testing.assert_array_equal(issues.indices, [7, 20])  # in index order, not ranked
 

@@ -5,7 +5,8 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from kerasdl.diagnostics import import_sheet
-from kerasdl.diagnostics.report import log_error_analysis, log_label_issues
+from kerasdl.diagnostics.report import SplitPredictions, log_error_analysis, log_label_issues
+from tests.kerasdl.diagnostics.suspects import two_suspects
 
 
 def read_back(logdir):
@@ -31,9 +32,8 @@ def test_error_analysis_is_logged_and_exported(tmp_path):
         ]
     )  # four errors: 1, 3, 4, 5
     writer = tf.summary.create_file_writer(str(tmp_path / "tb"))
-    result = log_error_analysis(
-        writer, 3, images, labels, probs, ("a", "b", "c"), export_to=tmp_path / "sheet.csv", sample=2
-    )
+    predictions = SplitPredictions(images, labels, probs, ("a", "b", "c"))
+    result = log_error_analysis(writer, 3, predictions, export_to=tmp_path / "sheet.csv", sample=2)
     writer.close()
     predicted = probs.argmax(1)
     assert result.error == pytest.approx(4 / 6)
@@ -52,17 +52,13 @@ def test_error_analysis_is_logged_and_exported(tmp_path):
 
 
 def test_label_issues_are_scored_against_known_flips(tmp_path):
-    labels = np.repeat(np.arange(3), 20)
-    probs = np.full((60, 3), 0.05)
-    probs[np.arange(60), labels] = 0.9
-    probs[7] = [0.02, 0.96, 0.02]
-    probs[20] = [0.05, 0.05, 0.90]
+    labels, probs = two_suspects()
     truth = np.zeros(60, bool)
     truth[[7, 30]] = True  # 7 is found, 30 is missed, 20 is a false alarm
     writer = tf.summary.create_file_writer(str(tmp_path / "tb"))
     images = np.zeros((60, 4, 4, 1), np.uint8)
     issues, scores = log_label_issues(
-        writer, 1, images, labels, probs, ("a", "b", "c"), split="dev", truth=truth
+        writer, 1, SplitPredictions(images, labels, probs, ("a", "b", "c")), truth=truth
     )
     writer.close()
     assert list(issues.indices) == [7, 20]

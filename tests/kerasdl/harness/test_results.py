@@ -6,6 +6,7 @@ import pytest
 
 from kerasdl.diagnostics import satisficing_select
 from kerasdl.harness.results import RESULTS, SCHEMA, SUMMARY, read_results, records_from_runs, write_results
+from tests.runs import RESULT_KEYS
 
 
 def write(run_dir, **metrics):
@@ -26,16 +27,7 @@ def test_the_documented_schema_round_trips(tmp_path):
     )
     document = read_results(tmp_path)
     assert path == tmp_path / RESULTS and document["schema"] == SCHEMA
-    assert set(document) == {
-        "schema",
-        "experiment",
-        "run",
-        "finished_utc",
-        "config",
-        "metrics",
-        "details",
-        "curves",
-    }
+    assert set(document) == RESULT_KEYS
     assert document["metrics"] == {"dev_error": 0.25, "epochs": 3.0, "diverged": None}
     assert (tmp_path / SUMMARY).read_text() == "# done\n"
 

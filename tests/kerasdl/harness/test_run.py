@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasdl.harness.cli import experiment_parser, parse_subset
+from kerasdl.harness.cli import experiment_parser
 from kerasdl.harness.run import (
     changed_flags,
     new_run_dir,
@@ -57,6 +57,14 @@ class TestRunDirectory:
         run.close()
         assert any(p.name.startswith("events.out.tfevents") for p in (run.dir / "dev").iterdir())
 
+    @pytest.mark.parametrize("echo", [False, True])
+    def test_finish_prints_the_summary_only_when_asked(self, logdir, capsys, echo):
+        run = start_run("exp", {"logdir": str(logdir), "run_name": f"echo-{echo}"})
+        capsys.readouterr()
+        run.finish(summary="| a |\n|---|", echo=echo)
+        assert capsys.readouterr().out == ("\n| a |\n|---|\n" if echo else "")
+        assert (run.dir / "summary.md").read_text() == "| a |\n|---|\n"
+
 
 class TestSeeds:
     def test_same_seed_same_numbers(self):
@@ -70,20 +78,6 @@ class TestSeeds:
     def test_rejects_negative_seed(self):
         with pytest.raises(ValueError, match="Received: seed=-1"):
             set_seeds(-1)
-
-
-class TestParseSubset:
-    def test_keeps_the_order_given(self):
-        assert parse_subset("--variants", "adam, sgd,,", ("sgd", "adam", "rmsprop")) == ["adam", "sgd"]
-
-    @pytest.mark.parametrize("text", ["adam,nadam", "", ","])
-    def test_anything_else_is_one_error_line(self, text, capsys):
-        with pytest.raises(SystemExit) as exit_info:
-            parse_subset("--variants", text, ("sgd", "adam"))
-        assert exit_info.value.code == 2
-        assert capsys.readouterr().err == (
-            f"error: --variants must be a comma-separated subset of ('sgd', 'adam'); received {text!r}\n"
-        )
 
 
 class TestDistribute:

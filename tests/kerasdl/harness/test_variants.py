@@ -42,6 +42,13 @@ class TestProfiles:
         assert "default: 500 training examples, 4 epochs; full: 9,000 training examples, 20 epochs" in text
         assert "epochs per run (overrides the profile)" in text
 
+    def test_the_data_flags_come_with_the_profile_and_are_checked(self, capsys):
+        args, _ = parse("--batch-size", "32")
+        assert (args.batch_size, args.data_dir) == (32, None)
+        with pytest.raises(SystemExit):
+            parse("--epochs", "0")
+        assert capsys.readouterr().err == "error: --epochs must be at least 1; received 0\n"
+
     def test_an_unknown_profile_is_refused(self, capsys):
         with pytest.raises(SystemExit):
             parse("--profile", "huge")

@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# Installs Debian's dataset-fashion-mnist (the offline default dataset) when it
-# is missing and this machine can install Debian packages.
+# Installs the offline datasets from Debian when they are missing and this
+# machine can install Debian packages: dataset-fashion-mnist (the default image
+# dataset) and fortunes (the text corpus of experiments/char_lm.py).
 set -euo pipefail
 dir=${KERASDL_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-if [ -f "$dir/train-images-idx3-ubyte.gz" ] && [ -f "$dir/t10k-labels-idx1-ubyte.gz" ]; then
+fortunes_dir=${KERASDL_FORTUNES_DIR:-/usr/share/games/fortunes}
+missing=()
+if ! { [ -f "$dir/train-images-idx3-ubyte.gz" ] && [ -f "$dir/t10k-labels-idx1-ubyte.gz" ]; }; then
+    missing+=(dataset-fashion-mnist)
+fi
+if [ ! -f "$fortunes_dir/fortunes" ]; then
+    missing+=(fortunes)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "kerasdl: Fashion-MNIST is not in $dir and apt-get is not available." >&2
-    echo "kerasdl: copy the four IDX .gz files there, or set KERASDL_FASHION_MNIST_DIR." >&2
+    echo "kerasdl: ${missing[*]} missing and apt-get is not available." >&2
+    echo "kerasdl: copy the four Fashion-MNIST IDX .gz files to $dir (or set KERASDL_FASHION_MNIST_DIR)," >&2
+    echo "kerasdl: and fortune files to $fortunes_dir (or set KERASDL_FORTUNES_DIR)." >&2
     exit 0
 fi
 sudo=""
 if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-        echo "kerasdl: run 'apt-get install dataset-fashion-mnist' as root to get the offline dataset." >&2
+        echo "kerasdl: run 'apt-get install ${missing[*]}' as root to get the offline datasets." >&2
         exit 0
     fi
 fi
-echo "kerasdl: installing Debian's dataset-fashion-mnist"
+echo "kerasdl: installing Debian's ${missing[*]}"
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

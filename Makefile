@@ -4,6 +4,7 @@
 #   make test    the import rule (lint-imports) and the fast test suite (pytest -m "not slow")
 #   make slow    the training-heavy tests
 #   make bench   the benchmarks (ratios against the Keras built-ins)
+#   make test-backends  the reusable parts' tests under JAX and PyTorch (BACKENDS="jax torch")
 #
 # ACCEL=gpu or ACCEL=tpu swaps TensorFlow for the accelerator build.
 
@@ -15,7 +16,7 @@ STAMP := $(VENV)/.kerasdl-$(ACCEL)-installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test slow bench lint data venv tensorboard clean
+.PHONY: demo test slow bench lint data venv tensorboard clean test-backends
 
 venv: $(STAMP)
 
@@ -50,6 +51,34 @@ slow: venv data
 bench: venv data
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+# The reusable parts (kerasdl.nn, kerasdl.scratch) under the other Keras backends. Each backend gets
+# its own venv without TensorFlow (.venv-jax, .venv-torch): kerasdl installed with --no-deps, plus the
+# extra [jax] or [torch] of setup.cfg, read from there (kerasdl's own dependencies include TensorFlow).
+# torch is first pinned to the CPU build this machine keeps on disk; a plain range would take a CUDA
+# build of several GB. --noconftest: tests/conftest.py serves the TensorFlow suite (it imports
+# pipelines); tests/backends/plugin.py turns on JAX's float64 and names the backend in the header.
+BACKENDS ?= jax torch
+BACKEND_TESTS ?= tests/kerasdl/nn tests/kerasdl/scratch tests/backends tests/benchmarks/test_backends_benchmark.py
+TORCH_CPU ?= torch==2.13.0
+EXTRA = $(PYTHON) -c 'import configparser, sys; c = configparser.ConfigParser(); c.read("setup.cfg"); \
+	print(c["options.extras_require"][sys.argv[1]])'
+
+.venv-%/.kerasdl-installed: setup.cfg pyproject.toml
+	rm -rf .venv-$*
+	$(PYTHON) -m venv .venv-$*
+	$(EXTRA) $* > .venv-$*/requirements.txt
+	$(if $(filter torch,$*),.venv-$*/bin/pip install --quiet '$(TORCH_CPU)')
+	.venv-$*/bin/pip install --quiet -r .venv-$*/requirements.txt
+	.venv-$*/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+test-backends: $(BACKENDS:%=.venv-%/.kerasdl-installed)
+	@for backend in $(BACKENDS); do \
+		echo "== KERAS_BACKEND=$$backend"; \
+		KERAS_BACKEND=$$backend .venv-$$backend/bin/python -m pytest --noconftest -p tests.backends.plugin \
+			$(BACKEND_TESTS) $(PYTEST_ARGS) || exit 1; \
+	done
+
 lint: venv
 	$(BIN)/ruff check kerasdl pipelines experiments tests benchmarks
 	$(BIN)/lint-imports
@@ -58,4 +87,4 @@ tensorboard: venv
 	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port 6006
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BACKENDS:%=.venv-%) build *.egg-info .pytest_cache

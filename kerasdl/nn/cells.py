@@ -105,6 +105,16 @@ class _RecurrentCell(keras.layers.Layer):
     def _initial_bias(self):
         return self.bias_initializer
 
+    def get_initial_state(self, batch_size=None):
+        """Zeros for every state, as a list, as Keras' own cells return them.
+
+        In `keras.layers.StackedRNNCells` the list keeps each cell's states
+        nested, which the JAX backend's masked loop relies on to find the
+        last cell's output (with bare tensors it took the first cell's).
+        """
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
+
     def build(self, input_shape):
         n_x = input_shape[-1]
         if n_x is None:
@@ -193,7 +203,9 @@ class SimpleRNNCell(_RecurrentCell):
 
     def call(self, inputs, states):
         a_prev = _previous(states)
-        a = self.activation(self._project(inputs, a_prev))
+        # The state keeps its dtype: Keras' tanh returns float32 for float64 inputs on JAX
+        # (keras-team/keras#23223), and the JAX loop (lax.scan) refuses a state that changes dtype.
+        a = ops.cast(self.activation(self._project(inputs, a_prev)), a_prev.dtype)
         return a, [a] if isinstance(states, (list, tuple)) else a
 
 

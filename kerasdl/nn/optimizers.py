@@ -143,7 +143,10 @@ class RMSprop(_LessonOptimizer):
         gradient = ops.cast(gradient, variable.dtype)
         square = self._slot("squares", variable)
         self._average(square, ops.square(gradient), self.beta)
-        self.assign_sub(variable, ops.divide(ops.multiply(lr, gradient), ops.sqrt(square + self.epsilon)))
+        # A tensor of the variable's dtype: `square + self.epsilon` would round epsilon to float32 on
+        # PyTorch (Keras' promotion of a Python float against a variable), even for float64 variables.
+        epsilon = ops.convert_to_tensor(self.epsilon, variable.dtype)
+        self.assign_sub(variable, ops.divide(ops.multiply(lr, gradient), ops.sqrt(ops.add(square, epsilon))))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta": self.beta, "epsilon": self.epsilon}

@@ -131,8 +131,10 @@ class BatchNorm(keras.layers.Layer):
     def call(self, inputs, training=False):
         if training and self.trainable:
             mean, variance = ops.moments(inputs, axes=self._reduction_axes)
-            self.moving_mean.assign(ewma_update(self.moving_mean, mean, self.momentum))
-            self.moving_variance.assign(ewma_update(self.moving_variance, variance, self.momentum))
+            # The variables' tensors, not the variables: `momentum * variable` goes through Keras' dtype
+            # promotion, which rounds the Python float to float32 on PyTorch, even in a float64 layer.
+            self.moving_mean.assign(ewma_update(self.moving_mean.value, mean, self.momentum))
+            self.moving_variance.assign(ewma_update(self.moving_variance.value, variance, self.momentum))
         else:
             mean, variance = self.moving_mean, self.moving_variance
         # gamma * (z - mu) / sqrt(sigma^2 + eps) + beta, rearranged as z * s + (beta - mu * s) with
@@ -144,7 +146,7 @@ class BatchNorm(keras.layers.Layer):
         shift = -mean * scale
         if self.center:
             shift = shift + self.beta
-        return inputs * self._broadcast(scale) + self._broadcast(shift)
+        return ops.add(ops.multiply(inputs, self._broadcast(scale)), self._broadcast(shift))
 
     def compute_output_shape(self, input_shape):
         return input_shape

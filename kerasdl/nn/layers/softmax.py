@@ -33,7 +33,7 @@ class Softmax(keras.layers.Layer):
         self.supports_masking = True
 
     def call(self, inputs):
-        shifted = inputs - ops.stop_gradient(ops.max(inputs, axis=self.axis, keepdims=True))
+        shifted = ops.subtract(inputs, ops.stop_gradient(ops.max(inputs, axis=self.axis, keepdims=True)))
         t = ops.exp(shifted)
         return t / ops.sum(t, axis=self.axis, keepdims=True)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from kerasdl.nn import blocks
 from kerasdl.scratch import conv
+
+numpy = ops.convert_to_numpy
 
 RNG = np.random.default_rng(0)
 
@@ -19,10 +22,10 @@ def _zero_main_path(block):
 
 def _round_trip(layer, x):
     model = keras.Sequential([keras.Input(x.shape[1:]), layer])
-    expected = model(x, training=False)
+    expected = numpy(model(x, training=False))
     restored = keras.Sequential.from_config(model.get_config())
     restored.set_weights(model.get_weights())
-    np.testing.assert_allclose(restored(x, training=False), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(numpy(restored(x, training=False)), expected, rtol=1e-5, atol=1e-5)
     return model
 
 
@@ -32,10 +35,10 @@ class TestResidualBlocks:
         x = np.maximum(RNG.normal(size=(3, 6, 6, 8)), 0).astype("float32")  # a[l] comes out of a ReLU
         block = blocks.IdentityBlock(filters)
         block.build(x.shape)
-        assert not np.allclose(block(x, training=False), x)
+        assert not np.allclose(numpy(block(x, training=False)), x)
         _zero_main_path(block)
-        np.testing.assert_allclose(block(x, training=False), x, rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(block(x, training=True), x, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(numpy(block(x, training=False)), x, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(numpy(block(x, training=True)), x, rtol=1e-6, atol=1e-6)
 
     def test_projection_shortcut_when_residual_weights_are_zero(self):
         x = RNG.normal(size=(2, 8, 8, 3)).astype("float32")
@@ -47,7 +50,7 @@ class TestResidualBlocks:
         gamma, beta, mean, var = bn.get_weights()
         projected = np.einsum("bhwc,cd->bhwd", x[:, ::2, ::2, :], w_s[0, 0]) + b_s  # 1x1 conv with stride 2
         expected = np.maximum((projected - mean) / np.sqrt(var + bn.epsilon) * gamma + beta, 0)
-        np.testing.assert_allclose(block(x, training=False), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(numpy(block(x, training=False)), expected, rtol=1e-5, atol=1e-5)
 
     @pytest.mark.parametrize("filters,strides,in_shape,out_shape", [
         ((8, 8), 1, (2, 7, 7, 8), (2, 7, 7, 8)),
@@ -86,7 +89,7 @@ class TestInception:
     def test_matches_its_branches(self):
         x = RNG.normal(size=(2, 9, 9, 5)).astype("float32")
         module = blocks.InceptionModule(2, 3, 4, 2, 3, 2)
-        y = module(x).numpy()
+        y = numpy(module(x))
         assert y.shape == (2, 9, 9, 2 + 4 + 3 + 2) == module.compute_output_shape(x.shape)
 
         def conv_relu(a, layer):
@@ -128,7 +131,7 @@ class TestInception:
 def test_network_in_network_is_a_dense_layer_per_pixel():
     x = RNG.normal(size=(2, 6, 6, 192)).astype("float32")
     layer = blocks.network_in_network(32)
-    y = layer(x).numpy()
+    y = numpy(layer(x))
     W, b = layer.get_weights()
     assert y.shape == (2, 6, 6, 32) and layer.count_params() == 192 * 32 + 32
     np.testing.assert_allclose(y, np.maximum(x @ W[0, 0] + b, 0), rtol=1e-4, atol=1e-4)

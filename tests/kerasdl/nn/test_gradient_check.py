@@ -1,11 +1,18 @@
 """Gradient checking a Keras model: right gradients pass, a broken custom gradient is caught."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
+from kerasdl.nn.autodiff import value_and_gradients
 from kerasdl.nn.gradient_check import check_model_gradients, to_float64
+from tests.backends.gaps import KERAS_MATMUL_IS_FLOAT32, needs_float64_matmul
 
 
 @keras.saving.register_keras_serializable(package="kerasdl_tests")
@@ -19,9 +26,13 @@ class CubeWithGradient(keras.layers.Layer):
     def call(self, inputs):
         factor = self.factor
 
-        @tf.custom_gradient
+        @ops.custom_gradient
         def cube(x):
-            return x**3, lambda upstream: upstream * factor * x**2
+            def gradient(*args, upstream=None):
+                upstream = args[0] if upstream is None else upstream  # TensorFlow passes it by position
+                return upstream * factor * x**2
+
+            return x**3, gradient
 
         return cube(inputs)
 
@@ -30,9 +41,10 @@ class CubeWithGradient(keras.layers.Layer):
 
 
 def _model(factor=None, dropout=0.0):
+    # sigmoid, not tanh: Keras computes tanh in float32 on JAX (see kerasdl.nn.gradient_check).
     layers = [
         keras.Input((5,)),
-        keras.layers.Dense(4, activation="tanh", kernel_regularizer=keras.regularizers.L2(0.1)),
+        keras.layers.Dense(4, activation="sigmoid", kernel_regularizer=keras.regularizers.L2(0.1)),
     ]
     if factor is not None:
         layers.append(CubeWithGradient(factor))
@@ -51,6 +63,7 @@ def _batch():
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+@needs_float64_matmul
 class TestCheckModelGradients:
     def test_small_model_with_l2_and_dropout_passes(self):
         x, y = _batch()
@@ -79,12 +92,24 @@ class TestCheckModelGradients:
         # A check that ignored model.losses would see the L2 gradient as an error, and vice versa.
         x, y = _batch()
         model = to_float64(_model())
-        with tf.GradientTape() as tape:
-            plain = tf.reduce_mean(LOSS.call(y, model(x)))
-        without_l2 = tape.gradient(plain, model.trainable_variables)
+
+        def plain(*trainable):
+            outputs, _ = model.stateless_call(list(trainable), [], x)
+            return ops.mean(LOSS.call(y, outputs))
+
+        _, without_l2 = value_and_gradients(plain, [w.numpy() for w in model.trainable_variables])
         result = check_model_gradients(model, x, y, LOSS, max_elements=None)
         assert result.verdict == "fine"
         assert not np.allclose(result.grad[:20], np.ravel(without_l2[0])[:20])
+
+    def test_training_mode_keeps_one_dropout_mask(self):
+        # Each evaluation of J sees the same mask, so even training-mode dropout checks out.
+        x, y = _batch()
+        model = _model(dropout=0.5)
+        result = check_model_gradients(model, x, y, LOSS, training=True, max_elements=None)
+        assert result.verdict == "fine", str(result)
+        plain = check_model_gradients(model, x, y, LOSS, max_elements=None)
+        assert not np.allclose(result.grad, plain.grad)  # dropout did act
 
     def test_sampled_elements(self):
         x, y = _batch()
@@ -110,3 +135,28 @@ class TestCheckModelGradients:
         x, y = _batch()
         with pytest.raises(ValueError, match="Received: epsilon=0"):
             check_model_gradients(_model(), x, y, LOSS, epsilon=0)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="only JAX computes without float64 by default")
+def test_jax_without_float64_is_refused():
+    script = textwrap.dedent(
+        """
+        import keras, numpy as np
+        from kerasdl.nn.gradient_check import check_model_gradients
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        check_model_gradients(model, np.ones((2, 2)), np.ones((2, 1)), "mse")
+        """
+    )
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_ENABLE_X64": "0"}
+    run = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "RuntimeError: Gradient checking needs float64" in run.stderr
+    assert "JAX_ENABLE_X64=1" in run.stderr
+
+
+@pytest.mark.skipif(
+    not KERAS_MATMUL_IS_FLOAT32, reason="Keras computes float64 matrix products in float64 here"
+)
+def test_refused_where_keras_computes_float64_products_in_float32():
+    with pytest.raises(RuntimeError, match="computes float64 matrix products in float32"):
+        check_model_gradients(_model(), *_batch(), LOSS)

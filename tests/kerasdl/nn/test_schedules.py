@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kerasdl.nn import recipes, schedules
+from tests.backends.gaps import keras_optimizer_not_allowlisted
 from tests.saving import reload
 
 STEPS = [0, 1, 9, 10, 11, 99, 100, 101, 555, 1234, 10_000]
@@ -84,6 +85,7 @@ class TestSchedules:
         for step in STEPS:
             assert float(restored(step)) == float(schedule(step))
 
+    @keras_optimizer_not_allowlisted
     @pytest.mark.parametrize("schedule, formula", CASES, ids=IDS)
     def test_keras_file_round_trip_inside_a_model(self, schedule, formula, tmp_path):
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -94,6 +96,7 @@ class TestSchedules:
         assert type(restored) is type(schedule) and restored.get_config() == schedule.get_config()
         assert float(loaded.optimizer.learning_rate) == pytest.approx(formula(12), rel=1e-6)
 
+    @keras_optimizer_not_allowlisted
     def test_drives_the_optimizer_and_resumes_from_its_step(self, tmp_path):
         schedule = schedules.StaircaseDecay(0.1, drop=0.5, epochs_per_drop=1, steps_per_epoch=4)
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

@@ -3,8 +3,9 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
+from kerasdl.nn.autodiff import value_and_gradients
 from kerasdl.nn.layers import InvertedDropout
 from kerasdl.scratch import regularization
 from tests.saving import reload
@@ -20,24 +21,30 @@ class TestInvertedDropout:
     def test_training_matches_reference_forward_and_backward(self):
         # Inputs are nonzero, so the mask the layer drew is where the output is nonzero.
         rng = np.random.default_rng(1)
-        x = tf.constant(rng.uniform(1.0, 2.0, size=(8, 16)))
+        x = rng.uniform(1.0, 2.0, size=(8, 16))
         upstream = rng.normal(size=(8, 16))
         layer = InvertedDropout(keep_prob=0.7, seed=3, dtype="float64")
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            out = layer(x, training=True)
-            objective = tf.reduce_sum(out * upstream)
-        mask = out.numpy() != 0
+        layer.build(x.shape)
+        # Called statelessly with its seed state held fixed, the layer draws the same mask every time.
+        seed_state = [variable.value for variable in layer.non_trainable_variables]
+
+        def objective(x):
+            out, _ = layer.stateless_call([], seed_state, x, training=True)
+            return ops.sum(ops.multiply(out, upstream))
+
+        out = ops.convert_to_numpy(layer.stateless_call([], seed_state, x, training=True)[0])
+        _, (d_x,) = value_and_gradients(objective, [x])
+        mask = out != 0
         assert 0 < mask.sum() < mask.size
-        np.testing.assert_allclose(out, regularization.dropout_forward(x.numpy(), mask, 0.7), rtol=1e-12)
-        np.testing.assert_allclose(
-            tape.gradient(objective, x), regularization.dropout_backward(upstream, mask, 0.7), rtol=1e-12
-        )
+        np.testing.assert_allclose(out, regularization.dropout_forward(x, mask, 0.7), rtol=1e-12)
+        np.testing.assert_allclose(d_x, regularization.dropout_backward(upstream, mask, 0.7), rtol=1e-12)
 
     @pytest.mark.parametrize("keep_prob", [0.2, 0.5, 0.9])
     def test_keeps_the_expected_value(self, keep_prob):
         n = 200_000
-        out = InvertedDropout(keep_prob=keep_prob, seed=0)(np.ones((n,), "float32"), training=True).numpy()
+        out = ops.convert_to_numpy(
+            InvertedDropout(keep_prob=keep_prob, seed=0)(np.ones((n,), "float32"), training=True)
+        )
         # Each output is Bernoulli(keep_prob) / keep_prob: mean 1, sd sqrt((1 - p) / p).
         tolerance = 5 * np.sqrt((1 - keep_prob) / keep_prob / n)
         assert abs(out.mean() - 1.0) < tolerance
@@ -47,9 +54,9 @@ class TestInvertedDropout:
     def test_seeded_masks_repeat_across_layers_and_change_across_calls(self):
         x = np.ones((64, 64), "float32")
         first, second = InvertedDropout(0.5, seed=7), InvertedDropout(0.5, seed=7)
-        a1, b1 = first(x, training=True), second(x, training=True)
+        a1, b1 = ops.convert_to_numpy(first(x, training=True)), ops.convert_to_numpy(second(x, training=True))
         np.testing.assert_array_equal(a1, b1)
-        assert not np.array_equal(a1, first(x, training=True))
+        assert not np.array_equal(a1, ops.convert_to_numpy(first(x, training=True)))
 
     def test_keep_prob_one_is_identity_in_training(self):
         x = np.arange(6, dtype="float32").reshape(2, 3)

@@ -96,6 +96,15 @@ KERAS_OBJECTS = frozenset().union(
         "keras.optimizers",
         "SGD Adam AdamW RMSprop Adagrad Adadelta Adamax Nadam Lion LossScaleOptimizer",
     ),
+    # Under the PyTorch backend Keras saves its optimizers by their backend classes' modules.
+    *(
+        _names(f"keras.src.backend.torch.optimizers.torch_{module}", name)
+        for module, name in (
+            ("sgd", "SGD"), ("adam", "Adam"), ("adamw", "AdamW"), ("rmsprop", "RMSprop"),
+            ("adagrad", "Adagrad"), ("adadelta", "Adadelta"), ("adamax", "Adamax"), ("nadam", "Nadam"),
+            ("lion", "Lion"),
+        )
+    ),  # fmt: skip
     _names(
         "keras.optimizers.schedules",
         """

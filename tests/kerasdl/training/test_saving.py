@@ -2,6 +2,7 @@
 
 import configparser
 import importlib
+import importlib.util
 import json
 import os
 import pkgutil
@@ -390,6 +391,8 @@ class TestAllowlist:
         misspelled = []
         for name in sorted(saving.KERAS_OBJECTS):
             module, class_name = name.rsplit(".", 1)
+            if module.startswith("keras.src.backend.torch.") and importlib.util.find_spec("torch") is None:
+                continue  # the PyTorch backend's optimizer classes import torch (checked in its backend run)
             cls = getattr(importlib.import_module(module), class_name)
             record = serialization_lib.serialize_with_public_class(cls)
             if f"{record['module']}.{record['class_name']}" != name:

@@ -119,29 +119,41 @@ def test_resume_with_other_data_is_refused_unless_forced(fashion_mnist_all, tmp_
     assert (run_dir / FINISHED).exists() and results(run_dir)["config"]["train_size"] == 300
 
 
+SEARCH_STOPS = ["end:trial/coarse-00", "start:trial/fine-00", "end:results"]
+SEARCH_CHAINS = {
+    first: [(point, ("SIGTERM", "SIGKILL")[(i + offset) % 2]) for i, point in enumerate(SEARCH_STOPS)]
+    for offset, first in enumerate(("sigterm-first", "sigkill-first"))
+}
+
+
 @pytest.mark.slow
-def test_search_stopped_at_trials_keeps_the_finished_ones(fashion_mnist_all, tmp_path):
+@pytest.mark.parametrize("chain", sorted(SEARCH_CHAINS))
+def test_search_stopped_at_trials_keeps_the_finished_ones(chain, fashion_mnist_all, tmp_path):
     result = run_experiment("hparam_search", tmp_path / "straight", *SEARCH, "--run-name", "s")
     assert result.returncode == 0, result.stderr[-3000:]
     reference = results(tmp_path / "straight" / "hparam_search" / "s")
+    (first_stop, first_signal), (second_stop, second_signal), (last_stop, last_signal) = SEARCH_CHAINS[chain]
 
     run_dir = tmp_path / "hparam_search" / "r"
     result = run_experiment(
-        "hparam_search", tmp_path, *SEARCH, "--run-name", "r", stop="end:trial/coarse-00:SIGKILL"
+        "hparam_search", tmp_path, *SEARCH, "--run-name", "r", stop=f"{first_stop}:{first_signal}"
     )
-    assert stopped_by_request(result, "SIGKILL"), result.stderr[-3000:]
+    assert stopped_by_request(result, first_signal), result.stderr[-3000:]
     first = phase(run_dir, "trial/coarse-00")
     assert first["state"] == "done" and phase(run_dir, "trial/coarse-01")["state"] == "started"
 
     resume = [*SEARCH, "--run-name", "r", "--resume"]
-    result = run_experiment("hparam_search", tmp_path, *resume, stop="start:trial/fine-00:SIGKILL")
-    assert stopped_by_request(result, "SIGKILL"), result.stderr[-3000:]
+    result = run_experiment("hparam_search", tmp_path, *resume, stop=f"{second_stop}:{second_signal}")
+    assert stopped_by_request(result, second_signal), result.stderr[-3000:]
     second = phase(run_dir, "trial/coarse-01")
     assert second["state"] == "done" and trained(result.stdout) == ["coarse-01"]  # not coarse-00 again
 
-    result = run_experiment("hparam_search", tmp_path, *resume)
+    result = run_experiment("hparam_search", tmp_path, *resume, stop=f"{last_stop}:{last_signal}")
+    assert stopped_by_request(result, last_signal), result.stderr[-3000:]
+    assert trained(result.stdout) == ["fine-00"] and not (run_dir / FINISHED).exists()
+    result = run_experiment("hparam_search", tmp_path, *resume)  # after results.json: nothing to train
     assert result.returncode == 0, result.stderr[-3000:]
-    assert trained(result.stdout) == ["fine-00"]
+    assert trained(result.stdout) == [] and (run_dir / FINISHED).exists()
     assert phase(run_dir, "trial/coarse-00") == first and phase(run_dir, "trial/coarse-01") == second
     resumed = results(run_dir)
     assert [t["name"] for t in resumed["details"]["trials"]] == [

@@ -186,7 +186,7 @@ class Run:
 
         if on_nan not in ("raise", "stop"):
             raise ValueError(f"on_nan must be 'raise' or 'stop'. Received: on_nan={on_nan!r}")
-        directory = self.backup_dir if name is None else self.backup_dir / check_name("backup", name)
+        directory = self.backup_dir if name is None else self.backup_dir_for(name)
         guard = NanGuard() if on_nan == "raise" else keras.callbacks.TerminateOnNaN()
         backup = BackupAndRestore(directory, save_freq=save_freq, keep=keep, dataset=dataset)
         return [guard, backup, StopAt()]

@@ -36,7 +36,7 @@ endif
 	touch $@
 
 data:
-	@bash scripts/install_data.sh
+	@PYTHON_FOR_DATA=$(BIN)/python bash scripts/install_data.sh
 
 demo: venv data
 	$(BIN)/python -m experiments.mismatch $(DEMO_ARGS)

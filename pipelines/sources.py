@@ -177,6 +177,16 @@ def _fashion_mnist_missing_message(directory: Path, stem: str) -> str:
     )
 
 
+def data_home() -> Path:
+    """The folder of the data files unpacked from PyPI packages (`scripts/install_pypi_data.py`).
+
+    `$KERASDL_DATA_DIR`, or `~/.cache/kerasdl`: `gensim-4.3.3/` holds the
+    Google analogy set and word-similarity ratings, `vader-3.3.2/` the
+    human-rated sentiment texts. `make data` fills it.
+    """
+    return Path(os.environ.get("KERASDL_DATA_DIR") or Path.home() / ".cache" / "kerasdl")
+
+
 def fashion_mnist_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """The folder holding the Fashion-MNIST IDX files.
 

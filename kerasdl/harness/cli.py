@@ -32,12 +32,16 @@ from typing import TypeVar
 
 import numpy as np
 
-from kerasdl.harness.run import DEFAULT_LOGDIR
+from kerasdl.harness.layout import DEFAULT_LOGDIR
 from kerasdl.training.distribute import STRATEGIES
 from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, fashion_mnist
 
 T = TypeVar("T")
 FASHION_MNIST_DIR_HELP = "folder with the Fashion-MNIST IDX files"
+
+
+# How usage lines and errors name an experiment; the `kerasdl` command sets "kerasdl run {experiment}".
+PROG_TEMPLATE = "python -m experiments.{experiment}"
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -53,7 +57,7 @@ def experiment_parser(experiment: str, description: str | None) -> argparse.Argu
     them with their defaults.
     """
     parser = argparse.ArgumentParser(
-        prog=f"python -m experiments.{experiment}",
+        prog=PROG_TEMPLATE.format(experiment=experiment),
         description=description,
         formatter_class=_HelpFormatter,
     )

@@ -33,6 +33,7 @@ import json
 import os
 import random
 import re
+import shlex
 import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -43,14 +44,12 @@ import numpy as np
 
 from kerasdl.harness.curves import CurveLog
 from kerasdl.harness.faults import StopAt, stop_if_requested
+from kerasdl.harness.layout import BACKUP_DIR, CONFIG, DEFAULT_LOGDIR, FINISHED
 from kerasdl.harness.phases import Phases
 from kerasdl.harness.results import write_results
 from kerasdl.training.distribute import is_chief
 from kerasdl.training.io import atomic_write_json
 
-DEFAULT_LOGDIR = "logs"
-FINISHED = "FINISHED"  # marker file of a run that ended normally
-BACKUP_DIR = "backup"
 # Flags that never change what a run computes: where it is, whether it resumes.
 NEVER_COMPARED = frozenset({"logdir", "run_name", "resume", "force", "run_dir"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -269,10 +268,20 @@ class Run:
         self.phases.finished("finish")
         if echo and summary is not None:
             print("\n" + summary)
+        if is_chief():
+            print(
+                f"\nRun finished: {self.dir}\nOpen it in TensorBoard: {tensorboard_command(self.dir)}",
+                flush=True,
+            )
+
+
+def tensorboard_command(log_dir: str | os.PathLike) -> str:
+    """The shell command that opens `log_dir` in TensorBoard (what a finished run prints last)."""
+    return f"tensorboard --logdir {shlex.quote(str(log_dir))}"
 
 
 def _utc_now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def resumable_run_dir(
@@ -290,7 +299,7 @@ def resumable_run_dir(
     base = Path(logdir) / check_name("experiment", experiment)
     if name is not None:
         run_dir = base / check_name("run", name)
-        if not (run_dir / "config.json").exists():
+        if not (run_dir / CONFIG).exists():
             raise ValueError(f"There is no run {name!r} to resume under {base}. Received: run_name={name!r}")
         if (run_dir / FINISHED).exists():
             raise ValueError(
@@ -301,10 +310,10 @@ def resumable_run_dir(
     candidates = [
         path
         for path in (base.iterdir() if base.is_dir() else [])
-        if (path / "config.json").exists() and not (path / FINISHED).exists()
+        if (path / CONFIG).exists() and not (path / FINISHED).exists()
     ]
     # config.json is written once, when the run starts: its mtime orders the runs.
-    return max(candidates, key=lambda path: (path / "config.json").stat().st_mtime_ns, default=None)
+    return max(candidates, key=lambda path: (path / CONFIG).stat().st_mtime_ns, default=None)
 
 
 def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, name: str | None = None) -> Path:
@@ -319,7 +328,7 @@ def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, nam
         check_name("run", name)
     base = Path(logdir) / experiment
     base.mkdir(parents=True, exist_ok=True)
-    stem = name or _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
+    stem = name or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     for attempt in range(1, 10_000):
         candidate = base / (stem if attempt == 1 else f"{stem}-{attempt}")
         try:
@@ -378,7 +387,7 @@ def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collectio
     resumed = run_dir is not None
     changes: list[str] = []
     if resumed:
-        saved = json.loads((run_dir / "config.json").read_text()).get("config", {})
+        saved = json.loads((run_dir / CONFIG).read_text()).get("config", {})
         changes = changed_flags(saved, config, safe_to_change)
         if changes and not config.get("force"):
             fail(
@@ -403,5 +412,5 @@ def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collectio
             atomic_write_json(run_dir / f"resume-{count + 1}.json", {**resolved, "forced_changes": changes})
         print(f"Resuming run {run_dir}." + (f" Forced changes: {'; '.join(changes)}." if changes else ""))
     elif is_chief():
-        atomic_write_json(run_dir / "config.json", resolved)
+        atomic_write_json(run_dir / CONFIG, resolved)
     return Run(experiment=experiment, name=run_dir.name, dir=run_dir, config=config, resumed=resumed)

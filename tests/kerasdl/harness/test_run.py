@@ -58,11 +58,12 @@ class TestRunDirectory:
         assert any(p.name.startswith("events.out.tfevents") for p in (run.dir / "dev").iterdir())
 
     @pytest.mark.parametrize("echo", [False, True])
-    def test_finish_prints_the_summary_only_when_asked(self, logdir, capsys, echo):
+    def test_finish_prints_the_summary_only_when_asked_then_how_to_open_the_run(self, logdir, capsys, echo):
         run = start_run("exp", {"logdir": str(logdir), "run_name": f"echo-{echo}"})
         capsys.readouterr()
         run.finish(summary="| a |\n|---|", echo=echo)
-        assert capsys.readouterr().out == ("\n| a |\n|---|\n" if echo else "")
+        closing = f"\nRun finished: {run.dir}\nOpen it in TensorBoard: tensorboard --logdir {run.dir}\n"
+        assert capsys.readouterr().out == ("\n| a |\n|---|\n" if echo else "") + closing
         assert (run.dir / "summary.md").read_text() == "| a |\n|---|\n"
 
 

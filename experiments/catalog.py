@@ -1,0 +1,165 @@
+"""The experiments kerasdl ships: what lesson each one is, how long its default run takes, where to look.
+
+One entry per experiment module. `kerasdl list` prints this table and
+`kerasdl list --markdown` prints it as the README's table, so the two never
+disagree. An experiment's title is the first line of its module docstring,
+read without importing the module (importing TensorFlow takes seconds).
+
+`runtime` is the wall time of the default profile on this project's reference
+machine (2 CPU cores, no GPU), measured with `kerasdl run <name>`; "~" marks
+a figure measured once, with other work on the machine.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+EXPERIMENTS_DIR = Path(__file__).resolve().parent
+NOT_EXPERIMENTS = {
+    "__init__",
+    "__main__",
+    "catalog",
+    "cli",
+}  # modules of this package that are not experiments
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment script: `python -m experiments.<name>` or `kerasdl run <name>`."""
+
+    name: str
+    lesson: str
+    runtime: str
+    look_at: str
+
+    @property
+    def module(self) -> str:
+        return f"experiments.{self.name}"
+
+    @property
+    def title(self) -> str:
+        """The first line of the module's docstring."""
+        tree = ast.parse((EXPERIMENTS_DIR / f"{self.name}.py").read_text(encoding="utf-8"))
+        docstring = ast.get_docstring(tree) or ""
+        return docstring.strip().splitlines()[0].rstrip(".") if docstring.strip() else self.name
+
+
+EXPERIMENTS = (
+    Experiment(
+        "scratch_network",
+        "Course 1, Weeks 2-4",
+        "~1 min",
+        "Scalars: cost per iteration, NumPy beside Keras",
+    ),
+    Experiment(
+        "initialization",
+        "Course 2, Week 1",
+        "~1 min",
+        "Scalars: loss and error per initialization; per-layer gradient norms",
+    ),
+    Experiment(
+        "regularization",
+        "Course 2, Week 1",
+        "~20 s",
+        "Scalars: gap (dev - train error) without regularization, with L2, with dropout",
+    ),
+    Experiment(
+        "optimization",
+        "Course 2, Week 2",
+        "~1 min",
+        "Scalars: loss of batch GD, mini-batch, momentum, RMSprop, Adam on one chart",
+    ),
+    Experiment(
+        "batch_norm",
+        "Course 2, Week 3",
+        "~1 min",
+        "Scalars: loss with and without batch norm at several learning rates",
+    ),
+    Experiment(
+        "hparam_search",
+        "Course 2, Week 3",
+        "~3 min",
+        "HParams: parallel coordinates of the coarse and fine trials",
+    ),
+    Experiment(
+        "mismatch",
+        "Course 3, Weeks 1-2 (the main job)",
+        "2 min 8 s",
+        "Custom Scalars: the decomposition; Text: error analysis and label issues",
+    ),
+    Experiment(
+        "multitask",
+        "Course 3, Week 2",
+        "~3 min",
+        "HParams: one multi-task network against one network per task",
+    ),
+    Experiment(
+        "transfer",
+        "Course 3, Week 2 and Course 4, Week 2",
+        "~3 min",
+        "Text: the four ways of transfer learning compared",
+    ),
+    Experiment(
+        "edges",
+        "Course 4, Week 1",
+        "seconds",
+        "Images: the lesson's edge kernels on real images",
+    ),
+    Experiment(
+        "architectures",
+        "Course 4, Week 2",
+        "~5 min",
+        "HParams: LeNet-5, VGG, ResNet, Inception by accuracy, parameters, seconds",
+    ),
+    Experiment(
+        "augmentation",
+        "Course 4, Week 2",
+        "~6 min",
+        "Images: augmented examples and ten crops; Scalars: train/dev gap with and without",
+    ),
+    Experiment(
+        "char_lm",
+        "Course 5, Week 1",
+        "3 min 35 s",
+        "Scalars: validation nats per character; Text: sampled fortunes",
+    ),
+)
+
+
+def experiment_names() -> list[str]:
+    """The experiment modules present in this package, by file name."""
+    return sorted(path.stem for path in EXPERIMENTS_DIR.glob("*.py") if path.stem not in NOT_EXPERIMENTS)
+
+
+def find(name: str) -> Experiment:
+    """The catalog entry of `name`; a KeyError that lists the known names otherwise."""
+    for experiment in EXPERIMENTS:
+        if experiment.name == name:
+            return experiment
+    known = ", ".join(experiment.name for experiment in EXPERIMENTS)
+    raise KeyError(f"no experiment named {name!r}; the experiments are: {known}")
+
+
+def table(markdown: bool = False) -> str:
+    """The catalog as aligned text columns, or as a Markdown table for the README."""
+    if markdown:
+        lines = [
+            "| experiment | lesson | command | default run, 2 CPU cores | look at in TensorBoard |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {e.title} | {e.lesson} | `kerasdl run {e.name}` | {e.runtime} | {e.look_at} |"
+            for e in EXPERIMENTS
+        ]
+        return "\n".join(lines)
+    width = max(len(e.name) for e in EXPERIMENTS)
+    lesson_width = max(len(e.lesson) for e in EXPERIMENTS)
+    runtime_width = max(len(e.runtime) for e in EXPERIMENTS)
+    lines = []
+    for e in EXPERIMENTS:
+        lines.append(
+            f"{e.name:<{width}}  {e.lesson:<{lesson_width}}  {e.runtime:>{runtime_width}}  {e.title}"
+        )
+    return "\n".join(lines)

@@ -5,6 +5,12 @@ Rendered with NumPy and Pillow (no plotting library): a confusion matrix
 of examples (the top losses, the error-analysis contact sheet, suspected
 label errors). Every function returns an RGB uint8 array [H, W, 3];
 `for_summary` adds the batch axis `tf.summary.image` wants.
+
+TensorBoard's Images dashboard draws every image 350 pixels wide
+(`CARD_WIDTH`), scaling it up or down to fit. A grid wider than that is
+shrunk, and its captions with it, until they cannot be read; so grids pick
+as many columns as fit in `CARD_WIDTH`, and the confusion matrix sizes its
+cells to fit, keeping captions at `FONT_SIZE` pixels on screen.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 BACKGROUND = (255, 255, 255)
 INK = (0, 0, 0)
+FONT_SIZE = 10  # pixels; Pillow's bundled FreeType font (Aileron)
 LINE_HEIGHT = 12
+CARD_WIDTH = 350  # the width, in pixels, TensorBoard's Images dashboard draws each image at
 
 
 def _font() -> ImageFont.ImageFont:
-    return ImageFont.load_default()
+    return ImageFont.load_default(size=FONT_SIZE)
 
 
 def _to_rgb(image: np.ndarray) -> np.ndarray:
@@ -35,16 +43,24 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def image_grid(
-    images: np.ndarray, captions: Sequence[str] | None = None, columns: int = 8, scale: int = 3
+    images: np.ndarray,
+    captions: Sequence[str] | None = None,
+    columns: int = 8,
+    scale: int = 3,
+    max_width: int | None = CARD_WIDTH,
 ) -> np.ndarray:
     """Tiles images into one picture, each with its caption (lines split on "\\n") below.
 
     Args:
         images: uint8 [N, H, W, C] with C = 1 or 3 (N >= 1).
         captions: one string per image, or None.
-        columns: tiles per row.
+        columns: the most tiles per row.
         scale: integer upscaling of each tile (nearest neighbour), so small
             images such as Fashion-MNIST stay readable.
+        max_width: fewer columns than `columns` when needed, so that the grid
+            is at most this wide (one column at least); None: `columns` as given.
+            The default fits TensorBoard's image card, so captions are shown
+            at their size.
 
     Returns:
         uint8 [rows * tile height, columns * tile width, 3]; a tile is as
@@ -65,6 +81,8 @@ def image_grid(
     caption_width = max((int(font.getlength(line)) + 2 for line in lines), default=0)
     tile_h, tile_w = height + caption_lines * LINE_HEIGHT + 4, max(width, caption_width) + 4
     columns = min(columns, len(images))
+    if max_width is not None:
+        columns = max(1, min(columns, max_width // tile_w))
     rows = -(-len(images) // columns)
     canvas = Image.new("RGB", (columns * tile_w, rows * tile_h), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
@@ -77,13 +95,16 @@ def image_grid(
     return np.asarray(canvas)
 
 
-def confusion_matrix_image(matrix: np.ndarray, class_names: Sequence[str], cell: int = 36) -> np.ndarray:
+def confusion_matrix_image(
+    matrix: np.ndarray, class_names: Sequence[str], cell: int | None = None
+) -> np.ndarray:
     """The confusion matrix as a heat map: rows true, columns predicted, counts written in the cells.
 
     Each cell's darkness is its share of the row (the recall of the true
     class on the diagonal, the confusion rate elsewhere); off-diagonal cells
     are red, diagonal ones blue. Columns are labelled by class index, rows
-    by "index name".
+    by "index name". `cell` (pixels) defaults to the largest square cell, at
+    most 36 and at least 24, with which the picture fits in `CARD_WIDTH`.
     """
     matrix = np.asarray(matrix)
     k = len(class_names)
@@ -91,6 +112,8 @@ def confusion_matrix_image(matrix: np.ndarray, class_names: Sequence[str], cell:
         raise ValueError(f"matrix must be [classes, classes]. Received: shape={matrix.shape} for {k} classes")
     font = _font()
     label_w = max(int(font.getlength(f"{i} {name}")) for i, name in enumerate(class_names)) + 8
+    if cell is None:
+        cell = int(np.clip((CARD_WIDTH - label_w - 2) // k, 24, 36))
     header = 2 * LINE_HEIGHT + 4
     canvas = Image.new("RGB", (label_w + k * cell + 2, header + k * cell + 2), BACKGROUND)
     draw = ImageDraw.Draw(canvas)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from kerasdl.diagnostics import confusion_matrix_image, for_summary, image_grid
+from kerasdl.diagnostics.images import CARD_WIDTH
 from kerasdl.diagnostics.images import LINE_HEIGHT, cell_colour, row_rates
 
 
@@ -53,3 +54,32 @@ class TestConfusionMatrixImage:
     def test_rejects_wrong_shape(self):
         with pytest.raises(ValueError, match="Received: shape=\\(2, 2\\) for 3 classes"):
             confusion_matrix_image(np.zeros((2, 2)), ["a", "b", "c"])
+
+
+class TestFitsTensorBoardsCard:
+    """TensorBoard draws each image CARD_WIDTH wide: a wider grid is shrunk, captions with it."""
+
+    def test_grid_takes_only_the_columns_that_fit(self):
+        images = np.zeros((24, 28, 28, 1), np.uint8)
+        captions = ["true Ankle boot\npred Sneaker 0.93"] * 24
+        wide = image_grid(images, captions, columns=8, scale=3, max_width=None)
+        tile_w = wide.shape[1] // 8
+        grid = image_grid(images, captions, columns=8, scale=3)
+        columns = grid.shape[1] // tile_w
+        assert grid.shape[1] == columns * tile_w <= CARD_WIDTH < (columns + 1) * tile_w
+        assert grid.shape[0] == -(-24 // columns) * (wide.shape[0] // 3)  # the rows grow instead
+
+    def test_one_column_when_a_single_tile_is_wider(self):
+        grid = image_grid(np.zeros((3, 200, 200, 1), np.uint8), columns=8, scale=2)
+        assert grid.shape[1] == 2 * 200 + 4 and grid.shape[0] == 3 * (2 * 200 + 4)
+
+    def test_ten_class_confusion_matrix_fits(self):
+        names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"] + [
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ]
+        image = confusion_matrix_image(np.eye(10, dtype=int) * 50, names)
+        assert image.shape[1] <= CARD_WIDTH

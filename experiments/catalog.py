@@ -33,6 +33,7 @@ class Experiment:
     lesson: str
     runtime: str
     look_at: str
+    quick: tuple[str, ...] | None = None  # flags of a run of seconds that still fills every dashboard
 
     @property
     def module(self) -> str:
@@ -58,6 +59,7 @@ EXPERIMENTS = (
         "Course 2, Week 1",
         "~1 min",
         "Scalars: loss and error per initialization; per-layer gradient norms",
+        quick=("--train-size", "400", "--dev-size", "300", "--epochs", "2", "--depth", "3", "--width", "32"),
     ),
     Experiment(
         "regularization",
@@ -88,6 +90,23 @@ EXPERIMENTS = (
         "Course 3, Weeks 1-2 (the main job)",
         "2 min 8 s",
         "Custom Scalars: the decomposition; Text: error analysis and label issues",
+        quick=(
+            "--limit",
+            "4000",
+            "--epochs",
+            "2",
+            "--label-issue-train-size",
+            "1000",
+            "--error-sample",
+            "20",
+        ),
+    ),
+    Experiment(
+        "distributed",
+        "Course 2, Week 2 (mini-batches over replicas)",
+        "not measured",
+        "Scalars: train and test error per epoch; Text: strategy, batch per replica, throughput",
+        quick=("--limit", "1024", "--test-limit", "500", "--train-eval-size", "500", "--epochs", "2"),
     ),
     Experiment(
         "multitask",
@@ -124,6 +143,18 @@ EXPERIMENTS = (
         "Course 5, Week 1",
         "3 min 35 s",
         "Scalars: validation nats per character; Text: sampled fortunes",
+        quick=(
+            "--limit",
+            "600",
+            "--epochs",
+            "2",
+            "--steps-per-epoch",
+            "10",
+            "--units",
+            "32",
+            "--sample-length",
+            "80",
+        ),
     ),
 )
 

@@ -6,6 +6,7 @@
     kerasdl tensorboard                # TensorBoard on logs/ (or the folder given)
     kerasdl report logs/mismatch/20261130-101500   # a finished run's summary.md
     kerasdl report mismatch            # the newest finished run of an experiment
+    kerasdl screenshots                # quick runs, then one PNG per dashboard (docs/screenshots/)
 
 Installed as a console script by `pip install` (setup.cfg); `python -m
 experiments` is the same command without installing. The module scripts
@@ -20,6 +21,7 @@ import importlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from experiments.catalog import EXPERIMENTS, find, table
@@ -31,6 +33,7 @@ kerasdl: the Deep Learning Specialization's lessons as Keras 3 experiments.
 Each experiment trains on offline data by default and writes a run directory
 under logs/<experiment>/ with TensorBoard logs, results.json and summary.md.
 """
+SCREENSHOT_EXPERIMENTS = ("mismatch", "initialization", "char_lm")
 EPILOG = "Start with `kerasdl list`, then `kerasdl run <experiment> --help`."
 
 
@@ -57,6 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print a finished run's summary")
     report.add_argument("run", help="a run directory, or an experiment name for its newest finished run")
     report.add_argument("--logdir", default=DEFAULT_LOGDIR, help="where experiment names are looked up")
+    shots = commands.add_parser(
+        "screenshots",
+        help="PNGs of the TensorBoard dashboards, in headless Chromium",
+        description="Runs the quick profile of each experiment named (or shows an existing log folder), "
+        "serves it with TensorBoard on 127.0.0.1 and saves one full-page PNG per dashboard as "
+        "OUT/<experiment>/<dashboard>.png. Needs Chromium (apt-get install chromium) and Playwright.",
+    )
+    shots.add_argument(
+        "--experiments",
+        default=",".join(SCREENSHOT_EXPERIMENTS),
+        help="comma-separated experiments whose quick profiles to run and show",
+    )
+    shots.add_argument(
+        "--logdir", default=None, help="show this existing log folder instead of running anything"
+    )
+    shots.add_argument("--out", default="docs/screenshots", help="the folder the PNGs go to")
     return parser
 
 
@@ -128,6 +147,42 @@ def open_tensorboard(logdir: str, port: int) -> int:
         return 0
 
 
+def quick_run(name: str, logdir: str | os.PathLike) -> Path:
+    """Runs `name`'s quick profile (`Experiment.quick`) into `logdir` as run "quick"; its directory."""
+    experiment = find(name)
+    if experiment.quick is None:
+        raise ValueError(f"experiment {name!r} has no quick profile in experiments/catalog.py")
+    flags = [*experiment.quick, "--logdir", str(logdir), "--run-name", "quick"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("KERASDL_STOP_AT", None)
+    result = subprocess.run(
+        [sys.executable, "-m", experiment.module, *flags], env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the quick run of {name} failed:\n{result.stderr[-3000:]}")
+    return Path(logdir) / name / "quick"
+
+
+def take_screenshots(experiments: str, logdir: str | None, out: str) -> int:
+    from kerasdl.harness.dashboards import BrowserMissingError, screenshots
+
+    try:
+        if logdir is not None:
+            for path in screenshots(logdir, out):
+                print(path)
+            return 0
+        with tempfile.TemporaryDirectory() as scratch:
+            for name in filter(None, experiments.split(",")):
+                print(f"{name}: quick run ...", flush=True)
+                run_dir = quick_run(name, scratch)
+                for path in screenshots(run_dir, Path(out) / name):
+                    print(path)
+    except (BrowserMissingError, KeyError, ValueError, RuntimeError) as error:
+        print(f"kerasdl screenshots: error: {error.args[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
@@ -140,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_experiment(args.experiment, args.flags)
     if args.command == "tensorboard":
         return open_tensorboard(args.logdir, args.port)
+    if args.command == "screenshots":
+        return take_screenshots(args.experiments, args.logdir, args.out)
     return print_report(args.run, args.logdir)
 
 

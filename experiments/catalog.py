@@ -156,6 +156,12 @@ EXPERIMENTS = (
             "80",
         ),
     ),
+    Experiment(
+        "sentiment",
+        "Course 5, Week 2",
+        "~4 min",
+        "Scalars: dev error of the averaged embeddings and the LSTM; Text: majority baseline, negations",
+    ),
 )
 
 

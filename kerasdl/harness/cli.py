@@ -1,7 +1,8 @@
 """The command line every experiment shares: its parser, shared flags and their checks, one-line errors.
 
 - `experiment_parser`: the parser with the flags of every experiment
-  (--logdir, --run-name, --seed, --deterministic, --strategy, --resume).
+  (--logdir, --run-name, --seed, --deterministic, --strategy,
+  --mixed-precision, --resume, --force).
 - `add_data_dir_flag`, `add_batch_size_flag`, `add_learning_rate_flag`,
   `add_train_eval_size_flag`, `add_fraction_flag`, `add_subset_flag`: flags
   several experiments share, with one meaning and one help text each.
@@ -33,7 +34,7 @@ from typing import TypeVar
 import numpy as np
 
 from kerasdl.harness.layout import DEFAULT_LOGDIR
-from kerasdl.training.distribute import STRATEGIES
+from kerasdl.training.distribute import LEGACY_NAMES, STRATEGIES
 from pipelines.sources import ImageSource, SourceCorruptError, SourceMissingError, fashion_mnist
 
 T = TypeVar("T")
@@ -48,11 +49,16 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     """Shows each flag's default and keeps the script's header formatting."""
 
 
+def _strategy_name(name: str) -> str:
+    """--strategy's value; the names of earlier versions ("default", "multi_worker") map to today's."""
+    return LEGACY_NAMES.get(name, name) if name != "one_device" else name
+
+
 def experiment_parser(experiment: str, description: str | None) -> argparse.ArgumentParser:
     """An argument parser with the flags every experiment shares.
 
     Shared flags: --logdir, --run-name, --seed, --deterministic, --strategy,
-    --resume.
+    --mixed-precision (applied by `start_run`), --resume, --force.
     Each script adds its own flags with help text; `--help` shows all of
     them with their defaults.
     """
@@ -71,7 +77,8 @@ def experiment_parser(experiment: str, description: str | None) -> argparse.Argu
         "--run-name",
         default=None,
         help="name of the run directory (default: the UTC time); a taken name gets a suffix; "
-        "with --resume, the run to continue",
+        "with --resume, the run to continue; on a cluster (TF_CONFIG), the run every worker shares "
+        "(default: derived from the cluster and the settings), continued when restarted",
     )
     shared.add_argument(
         "--seed", type=int, default=0, help="seed for weights, shuffling, splits and synthesis"
@@ -81,7 +88,20 @@ def experiment_parser(experiment: str, description: str | None) -> argparse.Argu
         action="store_true",
         help="turn on TensorFlow op determinism (bit-identical reruns)",
     )
-    shared.add_argument("--strategy", default="auto", choices=STRATEGIES, help="tf.distribute strategy")
+    shared.add_argument(
+        "--strategy",
+        default="auto",
+        type=_strategy_name,
+        choices=STRATEGIES,
+        help="tf.distribute strategy: auto picks multiworker when TF_CONFIG names a cluster, else a TPU, "
+        "else every GPU, else the CPU; --batch-size is the global batch, split between the replicas",
+    )
+    shared.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="compute in 16 bits with float32 weights: mixed_float16 (with loss scaling) on GPUs, "
+        "mixed_bfloat16 on TPUs and CPUs",
+    )
     shared.add_argument(
         "--resume",
         action="store_true",

@@ -23,6 +23,19 @@ declares safe to change, or with `--force`, which is recorded), `fit`
 continues from its backup at the same step, `once` returns the saved result
 of every phase that had finished, and the curves read back every point
 written before the stop.
+
+On a cluster (TF_CONFIG naming several workers, `kerasdl.training.distribute`)
+every worker runs the same script, and they share one run directory:
+
+- its name is `--run-name`, or `multiworker-<hash>` of the cluster's
+  addresses and the run's configuration, never the clock, so every worker
+  arrives at the same folder without talking to the others;
+- only the chief writes there (config, phase records, curves, events,
+  results, `FINISHED`); the other workers read the phase records and the
+  checkpoints, so on several machines the logdir must be shared storage;
+- started again after a preemption with the same command, the workers
+  continue that run (as `--resume` would; the changed-flag check applies),
+  and a finished run of that name is refused as on one machine.
 """
 
 from __future__ import annotations
@@ -47,7 +60,7 @@ from kerasdl.harness.faults import StopAt, stop_if_requested
 from kerasdl.harness.layout import BACKUP_DIR, CONFIG, DEFAULT_LOGDIR, FINISHED
 from kerasdl.harness.phases import Phases
 from kerasdl.harness.results import write_results
-from kerasdl.training.distribute import is_chief
+from kerasdl.training.distribute import cluster_id, is_chief, is_multi_worker, set_mixed_precision
 from kerasdl.training.io import atomic_write_json
 
 # Flags that never change what a run computes: where it is, whether it resumes.
@@ -120,8 +133,10 @@ class Run:
     _writers: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
-        self.phases = Phases(self.dir, config_fingerprint(self.config), reuse=self.resumed)
-        self.curves = CurveLog(self.dir, self.writer, resume=self.resumed)
+        chief = is_chief()
+        phases, curves = (Phases, CurveLog) if chief else (_ReadOnlyPhases, _UnsavedCurveLog)
+        self.phases = phases(self.dir, config_fingerprint(self.config), reuse=self.resumed)
+        self.curves = curves(self.dir, self.writer, resume=self.resumed)
 
     @property
     def backup_dir(self) -> Path:
@@ -275,13 +290,35 @@ class Run:
             )
 
 
+class _ReadOnlyPhases(Phases):
+    """A worker's view of the chief's phase records: it reads them (to skip what is done), writes none.
+
+    A phase that needs every worker (training, a distributed evaluation)
+    cannot be recorded as done by the chief before the others reach it, so
+    a worker never skips work the chief still does.
+    """
+
+    def started(self, name: str) -> None:
+        stop_if_requested(f"start:{name}")
+
+    def finished(self, name: str, result: Any = None, seconds: float | None = None) -> None:
+        stop_if_requested(f"end:{name}")
+
+
+class _UnsavedCurveLog(CurveLog):
+    """A worker's curves: kept in memory (its TensorBoard writers are no-ops), never saved."""
+
+    def save(self) -> None:
+        pass
+
+
 def tensorboard_command(log_dir: str | os.PathLike) -> str:
     """The shell command that opens `log_dir` in TensorBoard (what a finished run prints last)."""
     return f"tensorboard --logdir {shlex.quote(str(log_dir))}"
 
 
 def _utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def resumable_run_dir(
@@ -328,7 +365,7 @@ def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, nam
         check_name("run", name)
     base = Path(logdir) / experiment
     base.mkdir(parents=True, exist_ok=True)
-    stem = name or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stem = name or _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     for attempt in range(1, 10_000):
         candidate = base / (stem if attempt == 1 else f"{stem}-{attempt}")
         try:
@@ -339,13 +376,50 @@ def new_run_dir(experiment: str, logdir: str | os.PathLike = DEFAULT_LOGDIR, nam
     raise RuntimeError(f"Could not create a new run directory under {base}")
 
 
+def cluster_run_name(experiment: str, config: dict[str, Any]) -> str:
+    """The run name every worker of a cluster derives alike: `--run-name`, or one from the cluster and config.
+
+    `multiworker-<hash>`, the hash of the cluster's addresses (TF_CONFIG)
+    and of the configuration's fingerprint: the same on every worker and on
+    every restart of the same command, another one for another cluster or
+    other flags. Never the clock: workers start at different moments.
+    """
+    if config.get("run_name") is not None:
+        return check_name("run", config["run_name"])
+    text = f"{experiment}/{cluster_id()}/{config_fingerprint(config)}"
+    return f"multiworker-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def _cluster_run_dir(experiment: str, config: dict[str, Any], logdir) -> tuple[Path, bool]:
+    """(run directory, whether it continues an earlier start) for a worker of a cluster.
+
+    The chief creates the directory; the others only compute its path. A
+    run directory with a config.json is continued (a restart after
+    preemption); a finished one is refused on every worker alike.
+    """
+    run_dir = Path(logdir) / check_name("experiment", experiment) / cluster_run_name(experiment, config)
+    if (run_dir / FINISHED).exists():
+        raise ValueError(
+            f"Run {run_dir} finished; it is never reopened. Pick a new --run-name for a new run on this "
+            f"cluster, or delete {run_dir} to reuse the name. Received: run_name={run_dir.name!r}"
+        )
+    continued = (run_dir / CONFIG).exists()
+    if is_chief():
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir, continued
+
+
 def changed_flags(saved: dict[str, Any], config: dict[str, Any], safe: Collection[str] = ()) -> list[str]:
     """The flags whose value differs between a run's saved config and a resumed one, as "--flag: old -> new".
 
-    Flags in `NEVER_COMPARED` and in `safe` are left out.
+    Flags in `NEVER_COMPARED` and in `safe` are left out, and so is a flag
+    the run's config does not have (added to kerasdl after the run started)
+    when it is off (False or None): it changes nothing the run computes.
     """
     changes = []
     for key in sorted((set(saved) | set(config)) - NEVER_COMPARED - set(safe)):
+        if key not in saved and config.get(key) in (None, False):
+            continue
         if saved.get(key) != config.get(key):
             changes.append(f"--{key.replace('_', '-')}: {saved.get(key)!r} -> {config.get(key)!r}")
     return changes
@@ -355,8 +429,9 @@ def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collectio
     """Seeds, creates the run directory (or reopens one with `resume`) and saves the resolved config.
 
     `config` is usually `vars(args)` from `experiment_parser`; its keys
-    `logdir`, `run_name`, `seed`, `deterministic`, `resume` and `force` are
-    used here, and the whole dictionary (plus the command line and library
+    `logdir`, `run_name`, `seed`, `deterministic`, `mixed_precision` (Keras'
+    global dtype policy, `kerasdl.training.distribute.set_mixed_precision`),
+    `resume` and `force` are used here, and the whole dictionary (plus the command line and library
     versions) is saved to `config.json`.
 
     A resumed run keeps its `config.json` and gets a `resume-<n>.json` with
@@ -366,6 +441,9 @@ def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collectio
     is set; forced changes are recorded in `resume-<n>.json`. A `--resume`
     that names a finished, missing or invalid run is refused the same way.
     Both exit with status 2 before anything is written.
+
+    On a cluster the run directory is `cluster_run_name`'s, created by the
+    chief; a restart continues it (see the module docstring).
     """
     import keras
     import tensorflow as tf
@@ -374,17 +452,19 @@ def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collectio
 
     config = dict(config)
     logdir = config.get("logdir", DEFAULT_LOGDIR)
-    run_dir = None
+    run_dir, resumed = None, False
     try:
-        if config.get("resume"):
+        if is_multi_worker():
+            run_dir, resumed = _cluster_run_dir(experiment, config, logdir)
+        elif config.get("resume"):
             run_dir = resumable_run_dir(experiment, logdir, config.get("run_name"))
+            resumed = run_dir is not None
             if run_dir is None:
                 print(f"--resume: no unfinished run under {Path(logdir) / experiment}; starting a new run.")
         elif config.get("run_name") is not None:
             check_name("run", config["run_name"])
     except ValueError as error:
         fail(str(error))
-    resumed = run_dir is not None
     changes: list[str] = []
     if resumed:
         saved = json.loads((run_dir / CONFIG).read_text()).get("config", {})
@@ -396,6 +476,10 @@ def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collectio
                 "or add --force to continue anyway."
             )
     set_seeds(int(config.get("seed", 0)), bool(config.get("deterministic", False)))
+    if "mixed_precision" in config:  # before the script builds its models
+        policy = set_mixed_precision(bool(config["mixed_precision"]))
+        if config["mixed_precision"]:
+            print(f"Mixed precision: Keras dtype policy {policy}.")
     if run_dir is None:
         run_dir = new_run_dir(experiment, logdir, config.get("run_name"))
     config["run_dir"] = str(run_dir)

@@ -27,6 +27,16 @@ all-reduce), so the result is the same as one replica on the whole batch
 ragged last batch weights its replicas' examples slightly unevenly, as in
 `model.fit`).
 
+Mixed precision (`kerasdl.training.distribute.set_mixed_precision`): the
+step differentiates `optimizer.scale_loss(loss)`, so under "mixed_float16"
+the loss is scaled up against float16 underflow and the
+`LossScaleOptimizer` scales the gradients back down (and skips a step whose
+gradients overflowed); the tracked norm and the clipping threshold are those
+of the unscaled gradients. Under "mixed_bfloat16" nothing is scaled.
+
+For several machines, and a run that survives preemption mid-epoch, see
+`kerasdl.training.multiworker.MultiWorkerLoop`, which extends this loop.
+
 Example:
 
     strategy = kerasdl.training.distribute.make_strategy("default")
@@ -77,13 +87,23 @@ def unscale_for_replicas(loss: tf.Tensor) -> tf.Tensor:
     return loss if replicas == 1 else loss * tf.cast(replicas, loss.dtype)
 
 
-def clip_by_global_norm(grads: Sequence[tf.Tensor], clip_norm: float | None) -> tuple[list, tf.Tensor]:
+def clip_by_global_norm(
+    grads: Sequence[tf.Tensor], clip_norm: float | None, loss_scale: tf.Tensor | float | None = None
+) -> tuple[list, tf.Tensor]:
     """Measures the global norm of the gradients (summed over replicas) and clips by it.
 
     In a replica context with several replicas, `grads` are this replica's
     share; the norm is that of their sum over replicas (what the optimizer
     will apply), and each share is scaled by the same factor, so the summed
     update is the clipped one.
+
+    Args:
+        grads: the gradients (None entries are kept as None).
+        clip_norm: the largest global norm allowed (None: only measure it).
+        loss_scale: the factor the loss was multiplied by before
+            differentiating (mixed_float16's loss scaling): the norm is that
+            of `grads / loss_scale`, the gradients the optimizer will apply
+            once it unscales them, and clipping keeps the scale.
 
     Returns:
         (grads, norm): the possibly clipped grads and the norm before clipping.
@@ -93,15 +113,60 @@ def clip_by_global_norm(grads: Sequence[tf.Tensor], clip_norm: float | None) -> 
     if context is not None and context.num_replicas_in_sync > 1:
         total = context.all_reduce(tf.distribute.ReduceOp.SUM, [g for g in grads if g is not None])
     norm = tf.linalg.global_norm([g for g in total if g is not None])
+    if loss_scale is not None:
+        norm = norm / tf.cast(loss_scale, norm.dtype)
     if clip_norm is None:
         return list(grads), norm
     scale = tf.minimum(1.0, clip_norm / tf.maximum(norm, 1e-12))
     return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads], norm
 
 
+def loss_scale_of(optimizer: keras.optimizers.Optimizer) -> tf.Tensor | float | None:
+    """The factor `optimizer.scale_loss` multiplies the loss by (None: it leaves the loss as it is)."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.dynamic_scale
+    return optimizer.loss_scale_factor
+
+
+def with_loss_scaling(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer
+) -> keras.optimizers.Optimizer:
+    """`optimizer` wrapped in a `LossScaleOptimizer` when `model` computes in float16, as `compile` does.
+
+    float16's smallest normal number is 6e-5: small gradients underflow to
+    zero unless the loss is scaled up before differentiating (and the
+    gradients scaled back down before the update). bfloat16 has float32's
+    exponent range and needs none of it.
+    """
+    if model.dtype_policy.name == "mixed_float16" and not isinstance(
+        optimizer, keras.optimizers.LossScaleOptimizer
+    ):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _track_norm(tracker: keras.metrics.Mean, norm: tf.Tensor) -> None:
+    """Adds a finite norm to the epoch's mean; a step whose gradients overflowed (skipped) counts 0 times."""
+    finite = tf.math.is_finite(norm)
+    tracker.update_state(
+        tf.where(finite, norm, tf.zeros_like(norm)), sample_weight=tf.cast(finite, norm.dtype)
+    )
+
+
 def _check_clip_norm(clip_norm: float | None) -> None:
     if clip_norm is not None and not clip_norm > 0:
         raise ValueError(f"clip_global_norm must be positive or None. Received: clip_global_norm={clip_norm}")
+
+
+class _FunctionLoss(keras.losses.Loss):
+    """A per-example loss function y, y_pred -> losses, averaged over the batch like a Keras loss."""
+
+    def __init__(self, function: Callable, name: str | None = None):
+        super().__init__(name=name or getattr(function, "__name__", "loss"))
+        self.function = function
+
+    def call(self, y_true, y_pred):
+        return self.function(y_true, y_pred)
 
 
 def _as_loss(loss) -> keras.losses.Loss:
@@ -110,7 +175,7 @@ def _as_loss(loss) -> keras.losses.Loss:
     function = keras.losses.get(loss) if isinstance(loss, str) else loss
     if not callable(function):
         raise ValueError(f"loss must be a Keras loss, its name or a callable. Received: loss={loss!r}")
-    return keras.losses.LossFunctionWrapper(function)
+    return function if isinstance(function, keras.losses.Loss) else _FunctionLoss(function)
 
 
 def _copy_metric(metric) -> keras.metrics.Metric:
@@ -128,7 +193,10 @@ class TrainingLoop:
 
     Args:
         model: a Keras model created under `strategy.scope()`.
-        optimizer: a Keras optimizer created under `strategy.scope()`.
+        optimizer: a Keras optimizer created under `strategy.scope()`; when the
+            model computes in "mixed_float16" it is wrapped in a
+            `keras.optimizers.LossScaleOptimizer` (`self.optimizer`), as
+            `Model.compile` does.
         loss: a `keras.losses.Loss` (or its name, or a function y, y_pred ->
             per-example losses); reduced over the batch, plus `model.losses`.
         metrics: Keras metrics on (y, y_pred), e.g.
@@ -153,12 +221,12 @@ class TrainingLoop:
     ):
         _check_clip_norm(clip_global_norm)
         self.model = model
-        self.optimizer = optimizer
         self.loss = _as_loss(loss)
         self.strategy = strategy or tf.distribute.get_strategy()
         self.clip_global_norm = clip_global_norm
         self.jit_compile = bool(jit_compile)
         with self.strategy.scope():
+            self.optimizer = with_loss_scaling(model, optimizer)
             self.train_metrics = {
                 "loss": keras.metrics.Mean("loss"),
                 "gradient_norm": keras.metrics.Mean("gradient_norm"),
@@ -191,10 +259,11 @@ class TrainingLoop:
         with tf.GradientTape() as tape:
             y_pred = self.model(x, training=True)
             total, data_loss = self._objective(y, y_pred)
-        grads = tape.gradient(total, variables)
-        grads, norm = clip_by_global_norm(grads, self.clip_global_norm)
-        self.optimizer.apply(grads, variables)
-        self.train_metrics["gradient_norm"].update_state(norm)
+            scaled = self.optimizer.scale_loss(total)  # mixed_float16: the loss scaled up against underflow
+        grads = tape.gradient(scaled, variables)
+        grads, norm = clip_by_global_norm(grads, self.clip_global_norm, loss_scale_of(self.optimizer))
+        self.optimizer.apply(grads, variables)  # a LossScaleOptimizer unscales, and skips overflowed steps
+        _track_norm(self.train_metrics["gradient_norm"], norm)
         self._update_metrics(self.train_metrics, y, y_pred, data_loss)
 
     def _replica_eval_step(self, x, y):
@@ -219,6 +288,8 @@ class TrainingLoop:
             def step_on_iterator(iterator):
                 x, y = next(iterator)
                 self.strategy.run(step, args=(x, y))
+                if kind == "train":
+                    self._after_train_step()
                 # The epoch's running mean loss, read in the graph: checking it for NaN after every
                 # step then costs one scalar fetch, not a few eager ops.
                 metrics = self.train_metrics if kind == "train" else self.eval_metrics
@@ -226,6 +297,29 @@ class TrainingLoop:
 
             self._functions[key] = step_on_iterator
         return self._functions[key]
+
+    def _after_train_step(self) -> None:
+        """Runs in the compiled train step after every replica's update (cross-replica context).
+
+        Nothing here; `kerasdl.training.multiworker.MultiWorkerLoop` counts its steps.
+        """
+
+    def _step_checker(
+        self, epoch: int, progbar: keras.utils.Progbar | None
+    ) -> Callable[[int, tf.Tensor], None]:
+        """The `after_step` of an epoch: stops on a NaN/Inf loss, naming where, and moves the progress bar."""
+
+        def after_step(taken, loss):
+            if not math.isfinite(float(loss)):  # one scalar per step; the step is read only on failure
+                try:
+                    check_finite(loss, optimizer_step(self.optimizer), epoch=epoch + 1, batch=taken)
+                except NonFiniteLossError as error:
+                    raise NonFiniteLossError(f"{error} (To clip here: clip_global_norm.)") from None
+            if progbar is not None:
+                values = [(n, float(m.result())) for n, m in self.train_metrics.items()]
+                progbar.update(taken, values, finalize=False)
+
+        return after_step
 
     def _run_epoch(
         self, step, distributed, steps: int | None, after_step: Callable[[int, tf.Tensor], None] | None = None
@@ -337,17 +431,7 @@ class TrainingLoop:
             progbar = keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=list(self.train_metrics))
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
-
-            def after_step(taken, loss, epoch=epoch, progbar=progbar):
-                if not math.isfinite(float(loss)):  # one scalar per step; the step is read only on failure
-                    try:
-                        check_finite(loss, optimizer_step(self.optimizer), epoch=epoch + 1, batch=taken)
-                    except NonFiniteLossError as error:
-                        raise NonFiniteLossError(f"{error} (To clip here: clip_global_norm.)") from None
-                if verbose:
-                    values = [(n, float(m.result())) for n, m in self.train_metrics.items()]
-                    progbar.update(taken, values, finalize=False)
-
+            after_step = self._step_checker(epoch, progbar if verbose else None)
             seen = self._run_epoch(train_step, distributed, steps, after_step)
             logs = {name: float(metric.result()) for name, metric in self.train_metrics.items()}
             if validation_data is not None:
@@ -403,9 +487,9 @@ class CustomStepModel(keras.Model):
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
         grads = tape.gradient(scaled_loss, variables)
-        grads, norm = clip_by_global_norm(grads, self.clip_global_norm)
+        grads, norm = clip_by_global_norm(grads, self.clip_global_norm, loss_scale_of(self.optimizer))
         self.optimizer.apply(grads, variables)
-        self.gradient_norm_tracker.update_state(norm)
+        _track_norm(self.gradient_norm_tracker, norm)
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(unscale_for_replicas(loss), sample_weight=tf.shape(y_pred)[0])

@@ -174,6 +174,13 @@ class TestResumeRuns:
         assert changed_flags(saved, now) == ["--epochs: 2 -> 3"]
         assert changed_flags(saved, now, safe={"epochs"}) == []
 
+    def test_a_flag_newer_than_the_run_changes_nothing_while_it_is_off(self):
+        saved = {"seed": 0}  # a run started before --mixed-precision existed
+        assert changed_flags(saved, {"seed": 0, "mixed_precision": False}) == []
+        assert changed_flags(saved, {"seed": 0, "mixed_precision": True}) == [
+            "--mixed-precision: None -> True"
+        ]
+
     @pytest.mark.parametrize("name", ["../x", "/tmp/absolute", "a/b"])
     def test_bad_run_names_are_one_error_line_new_or_resumed(self, logdir, capsys, name):
         for flags in ([], ["--resume"]):
@@ -241,3 +248,95 @@ class TestResumeRuns:
         assert isinstance(stop, keras.callbacks.TerminateOnNaN)
         with pytest.raises(ValueError, match="Received: on_nan='ignore'"):
             run.resume_callbacks(on_nan="ignore")
+
+
+def _tf_config(index: int, workers=("127.0.0.1:1", "127.0.0.1:2")) -> str:
+    return json.dumps({"cluster": {"worker": list(workers)}, "task": {"type": "worker", "index": index}})
+
+
+def _files(root) -> dict:
+    """Every file under `root` with its size and modification time: what changed, if anything."""
+    return {
+        path: (path.stat().st_size, path.stat().st_mtime_ns) for path in root.rglob("*") if path.is_file()
+    }
+
+
+class TestClusterRuns:
+    """Every worker of a cluster runs the same script: one run directory, written by the chief only."""
+
+    def start(self, monkeypatch, logdir, index, *flags, workers=("127.0.0.1:1", "127.0.0.1:2")):
+        monkeypatch.setenv("TF_CONFIG", _tf_config(index, workers))
+        args = experiment_parser("exp", "doc").parse_args(["--logdir", str(logdir), *flags])
+        return start_run("exp", vars(args))
+
+    def test_every_worker_derives_the_same_directory_and_only_the_chief_creates_it(self, logdir, monkeypatch):
+        worker = self.start(monkeypatch, logdir, 1)  # a worker may well start before the chief
+        assert not logdir.exists() or _files(logdir) == {}
+        chief = self.start(monkeypatch, logdir, 0)
+        assert chief.dir == worker.dir and chief.dir.name.startswith("multiworker-")
+        assert [path.name for path in chief.dir.iterdir()] == ["config.json"]
+        # Another cluster, or other settings, is another run; --run-name names it outright.
+        assert self.start(monkeypatch, logdir, 1, workers=("127.0.0.1:3", "127.0.0.1:2")).dir != chief.dir
+        assert self.start(monkeypatch, logdir, 1, "--seed", "4").dir != chief.dir
+        assert self.start(monkeypatch, logdir, 1, "--run-name", "named").dir == logdir / "exp" / "named"
+
+    def test_a_worker_reads_the_chiefs_phases_and_writes_nothing(self, logdir, monkeypatch):
+        chief = self.start(monkeypatch, logdir, 0)
+        assert chief.once("split", lambda: {"sizes": [3, 1]}) == {"sizes": [3, 1]}
+        worker = self.start(monkeypatch, logdir, 1)
+        before = _files(logdir)
+
+        def recompute():
+            raise AssertionError("the chief recorded this phase as done")
+
+        assert worker.once("split", recompute) == {"sizes": [3, 1]}
+        assert worker.once("only_here", lambda: 5) == 5
+        with worker.phase("train"):
+            worker.save_json("data.json", {"a": 1})
+            with worker.writer("dev").as_default():
+                tf.summary.scalar("error", 0.5, step=1)
+            worker.curves.log("dev", "loss", 1, 0.5)
+            worker.curves.save()
+        worker.finish(metrics={"error": 0.5}, summary="| a |")
+        assert _files(logdir) == before
+
+    def test_a_restarted_cluster_continues_its_run_and_a_finished_one_is_refused(
+        self, logdir, monkeypatch, capsys
+    ):
+        first = self.start(monkeypatch, logdir, 0, "--run-name", "r")
+        assert not first.resumed
+        again = self.start(monkeypatch, logdir, 0, "--run-name", "r")  # the same command after a preemption
+        assert again.dir == first.dir and again.resumed
+        assert [path.name for path in first.dir.glob("resume-*.json")] == ["resume-1.json"]
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            self.start(monkeypatch, logdir, 1, "--run-name", "r", "--seed", "3")
+        assert exit_info.value.code == 2 and "--seed: 0 -> 3" in capsys.readouterr().err
+        monkeypatch.setenv("TF_CONFIG", _tf_config(0))  # back on the chief: it finishes the run
+        again.finish()
+        for index in (0, 1):
+            with pytest.raises(SystemExit) as exit_info:
+                self.start(monkeypatch, logdir, index, "--run-name", "r")
+            assert exit_info.value.code == 2
+            assert "finished; it is never reopened" in capsys.readouterr().err
+
+
+@pytest.fixture
+def float32_afterwards():
+    yield
+    import keras
+
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_the_mixed_precision_flag_sets_the_policy_of_the_models_built_after_start_run(
+    logdir, float32_afterwards
+):
+    import keras
+
+    parser = experiment_parser("exp", "doc")
+    start_run("exp", vars(parser.parse_args(["--logdir", str(logdir), "--mixed-precision"])))
+    expected = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == expected
+    start_run("exp", vars(parser.parse_args(["--logdir", str(logdir)])))
+    assert keras.mixed_precision.global_policy().name == "float32"

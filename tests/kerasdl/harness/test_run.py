@@ -340,3 +340,37 @@ def test_the_mixed_precision_flag_sets_the_policy_of_the_models_built_after_star
     assert keras.mixed_precision.global_policy().name == expected
     start_run("exp", vars(parser.parse_args(["--logdir", str(logdir)])))
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+class TestHParams:
+    """`finish(hparams=True)`: one HParams row per run, read back the way the plugin stores it."""
+
+    def test_flags_become_hyperparameters_and_metrics_become_final_scalars(self, logdir):
+        from tensorboard.plugins.hparams import metadata as hparams_metadata
+
+        from tests.events import scalar_points, tag_events
+
+        config = {"logdir": str(logdir), "run_name": "row", "learning_rate": 0.01, "cell": "lstm",
+                  "deterministic": False, "layers": [2, 3]}  # fmt: skip
+        run = start_run("exp", config)
+        run.finish(metrics={"dev_error": 0.25, "diverged": None, "infinite": float("inf")}, hparams=True)
+
+        (content,) = [
+            value.metadata.plugin_data.content
+            for path in sorted((run.dir / "hparams").glob("events.out.tfevents*"))
+            for event in tf.compat.v1.train.summary_iterator(str(path))
+            for value in event.summary.value
+            if value.tag == hparams_metadata.SESSION_START_INFO_TAG
+        ]
+        info = hparams_metadata.parse_session_start_info_plugin_data(content)
+        values = {name: getattr(value, value.WhichOneof("kind")) for name, value in info.hparams.items()}
+        assert values == {"learning_rate": 0.01, "cell": "lstm", "deterministic": False}
+        assert info.group_name == "exp/row"
+        assert scalar_points(run.dir / "hparams", "final/dev_error") == [(0, 0.25)]
+        assert tag_events(run.dir / "hparams", "final/diverged") == []
+        assert tag_events(run.dir / "hparams", "final/infinite") == []
+
+    def test_off_by_default(self, logdir):
+        run = start_run("exp", {"logdir": str(logdir), "run_name": "plain"})
+        run.finish(metrics={"dev_error": 0.25})
+        assert not (run.dir / "hparams").exists()

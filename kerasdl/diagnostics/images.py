@@ -95,6 +95,39 @@ def image_grid(
     return np.asarray(canvas)
 
 
+def labelled_rows(rows: dict[str, np.ndarray], scale: int = 2, max_width: int = CARD_WIDTH) -> np.ndarray:
+    """One picture with a row of images per label, the label written on the left (e.g. source A, source B).
+
+    Args:
+        rows: label -> uint8 images [N, H, W, C] (C = 1 or 3), all of one size.
+        scale: integer upscaling of each image (nearest neighbour).
+        max_width: each row keeps as many of its images as fit beside the
+            label in this width (at least one), so TensorBoard draws the
+            picture at its size.
+
+    Returns:
+        uint8 [len(rows) * (scaled height + 4), width, 3].
+    """
+    if not rows:
+        raise ValueError("labelled_rows needs at least one row. Received: {}")
+    shapes = {label: np.asarray(images).shape[1:3] for label, images in rows.items()}
+    if len(set(shapes.values())) != 1 or any(len(images) == 0 for images in rows.values()):
+        raise ValueError(f"Every row needs images of one size. Received: {shapes}")
+    font = _font()
+    height, width = (side * scale for side in next(iter(shapes.values())))
+    label_w = max(int(font.getlength(label)) for label in rows) + 8
+    per_row = max(1, min(max(len(images) for images in rows.values()), (max_width - label_w) // (width + 2)))
+    canvas = Image.new("RGB", (label_w + per_row * (width + 2), len(rows) * (height + 4)), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    for r, (label, images) in enumerate(rows.items()):
+        top = r * (height + 4) + 2
+        draw.text((2, top + height // 2 - FONT_SIZE // 2), label, fill=INK, font=font)
+        for c, image in enumerate(np.asarray(images)[:per_row]):
+            tile = np.kron(_to_rgb(image), np.ones((scale, scale, 1), dtype=np.uint8))
+            canvas.paste(Image.fromarray(tile), (label_w + c * (width + 2), top))
+    return np.asarray(canvas)
+
+
 def confusion_matrix_image(
     matrix: np.ndarray, class_names: Sequence[str], cell: int | None = None
 ) -> np.ndarray:

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from kerasdl.diagnostics import confusion_matrix_image, for_summary, image_grid
-from kerasdl.diagnostics.images import CARD_WIDTH
-from kerasdl.diagnostics.images import LINE_HEIGHT, cell_colour, row_rates
+from kerasdl.diagnostics.images import CARD_WIDTH, LINE_HEIGHT, cell_colour, labelled_rows, row_rates
 
 
 class TestImageGrid:
@@ -83,3 +82,22 @@ class TestFitsTensorBoardsCard:
         ]
         image = confusion_matrix_image(np.eye(10, dtype=int) * 50, names)
         assert image.shape[1] <= CARD_WIDTH
+
+
+class TestLabelledRows:
+    def test_each_row_holds_its_images_after_the_label(self):
+        a = np.full((3, 4, 5, 1), 10, np.uint8)
+        b = np.full((3, 4, 5, 3), 200, np.uint8)
+        picture = labelled_rows({"source A": a, "source B": b}, scale=2)
+        assert picture.shape[0] == 2 * (4 * 2 + 4) and picture.shape[1] <= CARD_WIDTH
+        right = picture.shape[1] - 3 * (5 * 2 + 2)  # where the images start: after the label column
+        np.testing.assert_array_equal(picture[2 : 2 + 8, right : right + 10], 10)
+        np.testing.assert_array_equal(picture[12 + 2 : 12 + 10, right : right + 10], 200)
+        label_column = picture[:, :right]
+        assert (label_column < 128).any()  # the labels are written
+
+    def test_keeps_what_fits_and_rejects_mixed_sizes(self):
+        picture = labelled_rows({"A": np.zeros((40, 28, 28, 1), np.uint8)}, scale=2)
+        assert picture.shape[1] <= CARD_WIDTH
+        with pytest.raises(ValueError, match="one size"):
+            labelled_rows({"A": np.zeros((2, 4, 4, 1), np.uint8), "B": np.zeros((2, 5, 4, 1), np.uint8)})

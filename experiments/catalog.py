@@ -6,8 +6,10 @@ disagree. An experiment's title is the first line of its module docstring,
 read without importing the module (importing TensorFlow takes seconds).
 
 `runtime` is the wall time of the default profile on this project's reference
-machine (2 CPU cores, no GPU), measured with `kerasdl run <name>`; "~" marks
-a figure measured once, with other work on the machine.
+machine (2 CPU cores, no GPU), from `benchmarks/experiment_runtimes.py`. A
+plain figure was measured on idle cores; "≤" marks one measured while other
+jobs shared the two cores (load 8-16), an upper bound: the main job took 2 min
+8 s idle and 10 min 19 s so loaded.
 """
 
 from __future__ import annotations
@@ -51,38 +53,38 @@ EXPERIMENTS = (
     Experiment(
         "scratch_network",
         "Course 1, Weeks 2-4",
-        "~1 min",
+        "20 s",
         "Scalars: cost per iteration, NumPy beside Keras",
     ),
     Experiment(
         "initialization",
         "Course 2, Week 1",
-        "~1 min",
+        "≤ 56 s",
         "Scalars: loss and error per initialization; per-layer gradient norms",
         quick=("--train-size", "400", "--dev-size", "300", "--epochs", "2", "--depth", "3", "--width", "32"),
     ),
     Experiment(
         "regularization",
         "Course 2, Week 1",
-        "~20 s",
+        "≤ 3.5 min",
         "Scalars: gap (dev - train error) without regularization, with L2, with dropout",
     ),
     Experiment(
         "optimization",
         "Course 2, Week 2",
-        "~1 min",
+        "≤ 6 min",
         "Scalars: loss of batch GD, mini-batch, momentum, RMSprop, Adam on one chart",
     ),
     Experiment(
         "batch_norm",
         "Course 2, Week 3",
-        "~1 min",
+        "≤ 2.8 min",
         "Scalars: loss with and without batch norm at several learning rates",
     ),
     Experiment(
         "hparam_search",
         "Course 2, Week 3",
-        "~3 min",
+        "≤ 3.8 min",
         "HParams: parallel coordinates of the coarse and fine trials",
     ),
     Experiment(
@@ -111,31 +113,31 @@ EXPERIMENTS = (
     Experiment(
         "multitask",
         "Course 3, Week 2",
-        "~3 min",
+        "≤ 7.2 min",
         "HParams: one multi-task network against one network per task",
     ),
     Experiment(
         "transfer",
         "Course 3, Week 2 and Course 4, Week 2",
-        "~3 min",
+        "≤ 6.6 min",
         "Text: the four ways of transfer learning compared",
     ),
     Experiment(
         "edges",
         "Course 4, Week 1",
-        "seconds",
+        "≤ 19 s",
         "Images: the lesson's edge kernels on real images",
     ),
     Experiment(
         "architectures",
         "Course 4, Week 2",
-        "~5 min",
+        "≤ 27 min",
         "HParams: LeNet-5, VGG, ResNet, Inception by accuracy, parameters, seconds",
     ),
     Experiment(
         "augmentation",
         "Course 4, Week 2",
-        "~6 min",
+        "≤ 20 min",
         "Images: augmented examples and ten crops; Scalars: train/dev gap with and without",
     ),
     Experiment(
@@ -159,7 +161,7 @@ EXPERIMENTS = (
     Experiment(
         "sentiment",
         "Course 5, Week 2",
-        "~4 min",
+        "≤ 4.3 min",
         "Scalars: dev error of the averaged embeddings and the LSTM; Text: majority baseline, negations",
     ),
 )

@@ -111,7 +111,7 @@ def main(argv=None) -> int:
             f"received {args.batch_size}"
         )
     train, test = cli.fashion_mnist_train_test(args.data_dir, args.limit, args.test_limit)
-    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"})
+    run = start_run(EXPERIMENT, vars(args), safe_to_change={"epochs"}, multiworker_loop=True)
     print(
         f"Run directory: {run.dir}\n{len(train):,} training images, {args.epochs} epochs; "
         f"{describe(strategy, args.batch_size)}"

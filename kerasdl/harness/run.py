@@ -61,7 +61,13 @@ from kerasdl.harness.faults import StopAt, stop_if_requested
 from kerasdl.harness.layout import BACKUP_DIR, CONFIG, DEFAULT_LOGDIR, FINISHED
 from kerasdl.harness.phases import Phases
 from kerasdl.harness.results import write_results
-from kerasdl.training.distribute import cluster_id, is_chief, is_multi_worker, set_mixed_precision
+from kerasdl.training.distribute import (
+    LEGACY_NAMES,
+    cluster_id,
+    is_chief,
+    is_multi_worker,
+    set_mixed_precision,
+)
 from kerasdl.training.io import atomic_write_json
 
 # Flags that never change what a run computes: where it is, whether it resumes.
@@ -456,7 +462,12 @@ def changed_flags(saved: dict[str, Any], config: dict[str, Any], safe: Collectio
     return changes
 
 
-def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collection[str] = ()) -> Run:
+def start_run(
+    experiment: str,
+    config: dict[str, Any],
+    safe_to_change: Collection[str] = (),
+    multiworker_loop: bool = False,
+) -> Run:
     """Seeds, creates the run directory (or reopens one with `resume`) and saves the resolved config.
 
     `config` is usually `vars(args)` from `experiment_parser`; its keys
@@ -475,6 +486,13 @@ def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collectio
 
     On a cluster the run directory is `cluster_run_name`'s, created by the
     chief; a restart continues it (see the module docstring).
+
+    `multiworker_loop`: the experiment trains with
+    `kerasdl.training.multiworker.MultiWorkerLoop`. Without it, a
+    `--strategy` that resolves to "multiworker" is refused with one error
+    line: Keras' `fit` under MultiWorkerMirroredStrategy is broken upstream
+    (keras#20585, tensorflow#72388), and every other experiment trains with
+    `fit`.
     """
     import keras
     import tensorflow as tf
@@ -482,6 +500,18 @@ def start_run(experiment: str, config: dict[str, Any], safe_to_change: Collectio
     from kerasdl.harness.cli import fail
 
     config = dict(config)
+    strategy = config.get("strategy")
+    if strategy and not multiworker_loop:
+        # Not resolve_strategy_name: "auto" would list devices, and start TensorFlow's runtime, too early.
+        if LEGACY_NAMES.get(strategy, strategy) == "multiworker" or (
+            strategy == "auto" and is_multi_worker()
+        ):
+            fail(
+                f"{experiment} trains with Keras' fit, which fails under MultiWorkerMirroredStrategy in this "
+                f"stack (keras#20585, tensorflow#72388): run experiments.distributed, or build on "
+                f"kerasdl.training.multiworker.MultiWorkerLoop. Received: strategy={strategy!r}"
+                + (" with a TF_CONFIG cluster" if strategy == "auto" else "")
+            )
     logdir = config.get("logdir", DEFAULT_LOGDIR)
     run_dir, resumed = None, False
     try:

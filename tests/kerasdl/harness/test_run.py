@@ -267,7 +267,7 @@ class TestClusterRuns:
     def start(self, monkeypatch, logdir, index, *flags, workers=("127.0.0.1:1", "127.0.0.1:2")):
         monkeypatch.setenv("TF_CONFIG", _tf_config(index, workers))
         args = experiment_parser("exp", "doc").parse_args(["--logdir", str(logdir), *flags])
-        return start_run("exp", vars(args))
+        return start_run("exp", vars(args), multiworker_loop=True)
 
     def test_every_worker_derives_the_same_directory_and_only_the_chief_creates_it(self, logdir, monkeypatch):
         worker = self.start(monkeypatch, logdir, 1)  # a worker may well start before the chief
@@ -374,3 +374,31 @@ class TestHParams:
         run = start_run("exp", {"logdir": str(logdir), "run_name": "plain"})
         run.finish(metrics={"dev_error": 0.25})
         assert not (run.dir / "hparams").exists()
+
+
+class TestMultiworkerNeedsTheCustomLoop:
+    """Keras' fit fails under MultiWorkerMirroredStrategy here: experiments built on fit refuse it in one line."""
+
+    @pytest.mark.parametrize("strategy", ["multiworker", "multi_worker"])
+    def test_refused_without_the_loop(self, logdir, capsys, strategy):
+        with pytest.raises(SystemExit) as stop:
+            start_run("exp", {"logdir": str(logdir), "strategy": strategy})
+        assert stop.value.code == 2
+        error = capsys.readouterr().err
+        assert "keras#20585" in error and "experiments.distributed" in error and repr(strategy) in error
+        assert not (logdir / "exp").exists()
+
+    def test_auto_in_a_cluster_is_refused_too(self, logdir, capsys, monkeypatch):
+        cluster = {
+            "cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+            "task": {"type": "worker", "index": 0},
+        }
+        monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+        with pytest.raises(SystemExit):
+            start_run("exp", {"logdir": str(logdir), "strategy": "auto"})
+        assert "with a TF_CONFIG cluster" in capsys.readouterr().err
+
+    def test_other_strategies_pass(self, logdir):
+        run = start_run("exp", {"logdir": str(logdir), "strategy": "cpu", "run_name": "fine"})
+        run.finish()
+        assert run.finished

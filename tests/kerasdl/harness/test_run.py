@@ -377,7 +377,7 @@ class TestHParams:
 
 
 class TestMultiworkerNeedsTheCustomLoop:
-    """Keras' fit fails under MultiWorkerMirroredStrategy here: experiments built on fit refuse it in one line."""
+    """Keras' fit fails under MultiWorkerMirroredStrategy here: experiments on fit refuse it in one line."""
 
     @pytest.mark.parametrize("strategy", ["multiworker", "multi_worker"])
     def test_refused_without_the_loop(self, logdir, capsys, strategy):

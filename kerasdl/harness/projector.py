@@ -45,6 +45,7 @@ from tensorboard.plugins import projector
 from tensorboard.plugins.projector.metadata import PROJECTOR_FILENAME
 
 from kerasdl.harness.run import check_name
+from kerasdl.training.distribute import is_chief
 from kerasdl.training.io import atomic_write_bytes, atomic_write_text
 
 EMBEDDING_TENSOR = "embedding/.ATTRIBUTES/VARIABLE_VALUE"  # the Variable's key in a tf.train.Checkpoint
@@ -126,7 +127,8 @@ def write_projector(
         sprite: optional uint8 images [N, H, W, C], one per row, shown as the points.
 
     Returns:
-        The folder written, `log_dir/<name>/`.
+        The folder written, `log_dir/<name>/` (on a cluster, only the chief
+        writes it; the other workers get its path and write nothing).
     """
     check_name("embedding", name)
     matrix = np.asarray(matrix)
@@ -146,6 +148,8 @@ def write_projector(
     table = metadata_table(words_or_labels, metadata)
     tiled = sprite_image(sprite) if sprite is not None else None
     directory = Path(log_dir) / name
+    if not is_chief():
+        return directory
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / METADATA_FILE, table)
 

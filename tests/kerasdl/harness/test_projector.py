@@ -125,3 +125,12 @@ def test_bad_arguments_are_value_errors(tmp_path):
         write_projector(tmp_path, "x", ["a", "b"], np.zeros((3, 2)))
     with pytest.raises(ValueError, match="Invalid embedding name"):
         write_projector(tmp_path, "../x", ["a"], np.zeros((1, 2)))
+
+
+def test_only_the_chief_writes(tmp_path, monkeypatch):
+    from kerasdl.harness.projector import write_projector
+
+    worker = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 1}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(worker))
+    path = write_projector(tmp_path, "words", ["a", "b"], np.eye(2))
+    assert path == tmp_path / "words" and not path.exists()

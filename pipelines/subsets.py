@@ -1,4 +1,4 @@
-"""Small train / dev subsets of Fashion-MNIST for the Course 2 experiments.
+"""Subsets of a source: small train / dev sets, and hash-chosen (nested) subsets.
 
 Course 2, Week 1 ("Train / dev / test sets", "Normalizing inputs"): the dev
 set comes from the same distribution as the training set, and both are
@@ -11,18 +11,27 @@ Example:
     data = small_train_dev(train_size=2000, dev_size=2000, batch_size=128, seed=0)
     model.fit(data.train, epochs=10)
     model.evaluate(data.dev)
+
+Hash-chosen subsets (`hash_subset`, `nested_hash_subsets`) pick examples by a
+hash of their identity, like the splits (`pipelines.splits`): the same
+examples on every run, machine and input order. Nested subsets are what a
+learning curve trains on (Course 2, Week 1 "Basic recipe for machine
+learning": more data is the first remedy for variance): each smaller
+training set is part of every larger one, so the curve changes only the
+amount of data, never which examples a size happened to draw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import tensorflow as tf
 
 from pipelines.datasets import to_dataset
+from pipelines.hashing import identity_hashes, unit_interval
 from pipelines.normalize import Standardizer
-from pipelines.sources import fashion_mnist
+from pipelines.sources import ImageSource, fashion_mnist
 from pipelines.splits import split_by_hash
 
 
@@ -103,3 +112,44 @@ def small_train_dev(
         num_classes=train.num_classes,
         make_train=make_train,
     )
+
+
+def hash_subset(source: ImageSource, size: int, salt: str) -> ImageSource:
+    """About `size` examples of `source`, chosen by a hash of their ids (all of them if it has no more).
+
+    The share kept is `size / len(source)`, so the count is within a few
+    standard deviations of `size`; the same `salt` keeps the same examples.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive integer. Received: size={size!r}")
+    if len(source) <= size:
+        return source
+    share = size / len(source)
+    return split_by_hash(source, {"keep": share, "rest": 1 - share}, salt=salt)["keep"]
+
+
+def nested_hash_subsets(source: ImageSource, fractions: Sequence[float], salt: str) -> list[ImageSource]:
+    """Subsets of `source` holding about each fraction of it, every one inside the next larger one.
+
+    An example belongs to the subset of fraction f when its identity hash,
+    mapped to [0, 1), is below f. So the subsets are nested (below 1/8 is
+    also below 1/4), stable (only the id and the salt decide), and fraction
+    1 keeps every example.
+
+    Args:
+        source: the examples, e.g. the training split.
+        fractions: increasing shares in (0, 1], e.g. (1/8, 1/4, 1/2, 1).
+        salt: changes which examples each subset holds; keep it fixed.
+
+    Returns:
+        One `ImageSource` per fraction, in the order given, named
+        "<source name>/<fraction>".
+    """
+    shares = [float(f) for f in fractions]
+    increasing = all(a < b for a, b in zip(shares, shares[1:], strict=False))
+    if not shares or not increasing or not all(0 < f <= 1 for f in shares):
+        raise ValueError(
+            f"fractions must be increasing shares in (0, 1]. Received: fractions={list(fractions)}"
+        )
+    position = unit_interval(identity_hashes(source.ids, salt))
+    return [source.take(position < share, name=f"{source.name}/{share:g}") for share in shares]

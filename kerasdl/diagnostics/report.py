@@ -7,7 +7,8 @@ error-analysis table (text), the confusion matrix and the top losses (images)
 and the single-number metrics (scalars) for it, and exports the sheet for
 tagging by hand; `log_label_issues` writes its suspected label errors (text
 table, thumbnails, counts, and precision/recall when the true flips are
-known).
+known). `log_duplicates` needs no model: it writes the groups of identical
+images within and across the splits.
 
 Tags, under the writer given (e.g. `run.writer("error_analysis")`):
 
@@ -19,17 +20,21 @@ Tags, under the writer given (e.g. `run.writer("error_analysis")`):
     label_issues/<split>/suspects           image: thumbnails, given vs model label
     label_issues/<split>/count              scalar
     label_issues/<split>/precision, recall, precision_at_k   scalars (with `truth`)
+    duplicates/table                        text: the counts and the groups
+    duplicates/copies                       image: one thumbnail per group
+    duplicates/groups, extra_copies, across_splits, label_conflicts   scalars
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from kerasdl.diagnostics.duplicates import Duplicates, find_duplicates
 from kerasdl.diagnostics.error_analysis import (
     ErrorSheet,
     auto_tags,
@@ -199,3 +204,33 @@ def log_label_issues(
         for name, value in scores.items():
             tf.summary.scalar(f"{prefix}/{name}", value, step=step)
     return issues, scores
+
+
+def log_duplicates(writer, step: int, splits: Mapping[str, object], grid_size: int = 16) -> Duplicates:
+    """Identical images within and across splits (`find_duplicates`), logged to TensorBoard.
+
+    Args:
+        writer, step: as in `log_error_analysis`.
+        splits: split name -> anything with `images`, `labels`, `ids` and
+            `class_names` (e.g. a `pipelines` source); every split must have
+            the same classes.
+        grid_size: groups shown as thumbnails.
+    """
+    import tensorflow as tf
+
+    class_names = next(iter(splits.values())).class_names
+    duplicates = find_duplicates(
+        {name: part.images for name, part in splits.items()},
+        {name: part.labels for name, part in splits.items()},
+    )
+    table = duplicates.to_markdown(class_names, {name: part.ids for name, part in splits.items()})
+    with writer.as_default():
+        tf.summary.text("duplicates/table", table, step=step)
+        if duplicates.groups:
+            images = {name: part.images for name, part in splits.items()}
+            tf.summary.image(
+                "duplicates/copies", for_summary(duplicates.grid(images, class_names, k=grid_size)), step=step
+            )
+        for name, value in duplicates.counts().items():
+            tf.summary.scalar(f"duplicates/{name}", value, step=step)
+    return duplicates

@@ -16,6 +16,11 @@ One tag scheme, for every experiment (`prefix` is a variant's name, or empty):
   the whole decomposition "decomposition/<gap>" (avoidable bias, variance,
   data mismatch, overfitting to dev) and "decomposition/human_error".
 
+The decomposition's own callback, for the main job and for any user's
+`fit` with a plain TensorBoard folder, is
+`kerasdl.harness.decomposition.DecompositionCallback` (an `EpochCurves` that
+checks its data against the model first).
+
 Every point also goes to `<run>/curves.json` (`CurveLog`), saved after each
 epoch and before that epoch's backup. A resumed run reads its earlier points
 back, so its history and results cover the whole run; an epoch that is
@@ -166,8 +171,11 @@ class EpochCurves(keras.callbacks.Callback):
             )
         return float(results["loss"]), 1.0 - float(results["accuracy"])
 
-    def _learning_rate(self) -> float:
-        optimizer = self.evaluator.optimizer if self.evaluator is not None else self.model.optimizer
+    def _learning_rate(self) -> float | None:
+        owner = self.evaluator if self.evaluator is not None else self.model
+        optimizer = getattr(owner, "optimizer", None)
+        if optimizer is None:
+            return None
         return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
     def on_train_begin(self, logs=None):
@@ -180,12 +188,30 @@ class EpochCurves(keras.callbacks.Callback):
         last = (self.params or {}).get("epochs") if self.evaluator is None else None
         if step % self.every and step != last:
             return
+        errors = self.measure(step)
+        if logs is not None:
+            logs.update({f"{split}_error": error for split, error in errors.items()})
+
+    def measure(self, step: int, learning_rate: bool = True) -> dict[str, float]:
+        """Evaluates every dataset now and logs (and saves) the points of `step`; returns the errors.
+
+        What the end of each epoch does. Called directly, after `set_model`,
+        it measures a model that was not trained here (a saved one) at the
+        step given, e.g. 0.
+
+        Args:
+            step: the step of the points.
+            learning_rate: also log the optimizer's learning rate (when it
+                has one).
+        """
         errors = {}
         for split, dataset in self.datasets.items():
             loss, errors[split] = self._evaluate(dataset)
             self.curves.log(_join(self.prefix, split), "loss", step, loss)
             self.curves.log(_join(self.prefix, split), "error", step, errors[split])
-        self.curves.log(_join(self.prefix, "train"), "learning_rate", step, self._learning_rate())
+        rate = self._learning_rate() if learning_rate else None
+        if rate is not None:
+            self.curves.log(_join(self.prefix, "train"), "learning_rate", step, rate)
         gaps = _join(self.prefix, "gaps")
         if self.human_error is not None:
             decomposition = decompose(
@@ -198,8 +224,7 @@ class EpochCurves(keras.callbacks.Callback):
             low, high = self.gap_splits
             self.curves.log(gaps, "gap", step, errors[high] - errors[low])
         self.curves.save()
-        if logs is not None:
-            logs.update({f"{split}_error": error for split, error in errors.items()})
+        return errors
 
 
 def epoch_history(curves: CurveLog, splits, prefix: str = "") -> dict[str, Any]:

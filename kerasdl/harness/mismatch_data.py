@@ -1,0 +1,331 @@
+"""The main job's data from its command line: sources A and B, the mismatched split, the model's inputs.
+
+Course 3, Week 2 ("Training and testing on different distributions"). Shared
+by `experiments.mismatch` and `experiments.diagnose`: the same flags give the
+same examples, splits and preprocessing in both, so a model the main job
+trained is diagnosed on exactly its own data.
+
+Two forms of data, as in the lesson:
+
+- one source split the lesson's way (`--source`): a share of its examples
+  (`--b-fraction`) becomes source B, the distribution that matters, seen
+  through a synthesized phone camera (`--synthesis-strength`); the rest is
+  source A;
+- a training source and the source that matters (`--source` and
+  `--source-b`): B is taken as it is, with its classes matched to A's by
+  name.
+
+Then train = A + `--b-train-share` of B, less train-dev; train-dev =
+`--train-dev-fraction` of that training distribution; dev and test = the
+rest of B, half each (`pipelines.splits.mismatched_split`). Every choice is a
+hash of example ids salted with `--seed`. `--inject-label-noise` flips a
+share of the dev and test labels (seeded) to measure label-error detection.
+
+The model sees `--preprocess standardize` (per-channel mean and standard
+deviation of the training split: what kerasdl's experiments train with),
+`unit` (pixels / 255) or `raw` (0..255, for a model that rescales inside).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from kerasdl.diagnostics.label_issues import inject_label_noise
+from kerasdl.harness import cli
+from pipelines.datasets import to_dataset
+from pipelines.normalize import Standardizer
+from pipelines.sources import ImageSource, load_source
+from pipelines.splits import MismatchedSplit, mismatched_split, split_by_hash
+from pipelines.subsets import hash_subset
+from pipelines.synthesis import PhoneCamera, camera_config, phone_camera
+
+PREPROCESSING = ("standardize", "unit", "raw")
+FRACTION_FLAGS = (
+    "b_fraction",
+    "synthesis_strength",
+    "b_train_share",
+    "train_dev_fraction",
+    "synthesize_train",
+)
+
+
+def add_data_flags(parser: argparse.ArgumentParser, train_eval_size: int = 10_000) -> None:
+    """Adds the "data" group: the sources, the split, the preprocessing and label noise."""
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--source",
+        default="fashion_mnist",
+        help="'fashion_mnist' (offline), 'tfds:<name>' (needs --download once) or 'folder:<path>'; "
+        "without --source-b it is split into A and a phone-camera B",
+    )
+    data.add_argument(
+        "--source-b",
+        default=None,
+        help="the distribution that matters, in the same forms as --source: then --source is A, B is taken "
+        "as it is (classes matched by name; both of one image size) and --b-fraction and "
+        "--synthesis-strength do not apply",
+    )
+    cli.add_data_dir_flag(data, help="folder of the Fashion-MNIST IDX files, or tfds' data_dir")
+    data.add_argument("--download", action="store_true", help="allow tfds to download the dataset (network)")
+    data.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="use only this many examples of each source (quick runs, tests)",
+    )
+    cli.add_fraction_flag(
+        data, "--b-fraction", 0.2, "share of the examples that become source B, the distribution that matters"
+    )
+    cli.add_fraction_flag(
+        data,
+        "--synthesis-strength",
+        0.6,
+        "how strongly source B is degraded by the phone camera, 0 (no mismatch) to 1",
+    )
+    cli.add_fraction_flag(data, "--b-train-share", 0.5, "share of source B that goes to train")
+    cli.add_fraction_flag(
+        data, "--train-dev-fraction", 0.05, "share of the training distribution held out as train-dev"
+    )
+    cli.add_fraction_flag(
+        data,
+        "--synthesize-train",
+        0.0,
+        "share of source A degraded by the phone camera before training: the lesson's fix for mismatch",
+    )
+    cli.add_train_eval_size_flag(
+        data,
+        train_eval_size,
+        help="training error is measured on this fixed hash-chosen subset of train (0: all)",
+    )
+    data.add_argument(
+        "--preprocess",
+        default="standardize",
+        choices=PREPROCESSING,
+        help="what the model's inputs are: 'standardize' (per-channel mean and std of the training split), "
+        "'unit' (pixels / 255) or 'raw' (0..255, for a model that rescales inside)",
+    )
+    cli.add_fraction_flag(
+        data,
+        "--inject-label-noise",
+        0.0,
+        "share of dev and test labels flipped to another class (seeded) before training, to measure "
+        "the precision and recall of label-error detection; 0 keeps the labels",
+    )
+
+
+def check_data_flags(args: argparse.Namespace) -> None:
+    """`cli.fail`s with one line on a data flag out of range."""
+    cli.check_fractions(args, *FRACTION_FLAGS, "inject_label_noise")
+    cli.check_at_least(args, 1, "limit")
+    cli.check_at_least(args, 0, "train_eval_size")
+
+
+@dataclass(frozen=True)
+class MismatchData:
+    """The examples of a run and how a model sees them.
+
+    Attributes:
+        split: train, train-dev, dev and test (labels as used, noise included).
+        train_eval: the fixed hash-chosen part of train its error is measured on.
+        source_a: source A, as trained on.
+        source_b: source B (synthesized or given).
+        preprocessing: one of `PREPROCESSING`.
+        standardizer: what maps pixels to inputs (None for "raw").
+        flipped: split -> mask of the labels flipped on purpose (empty without noise).
+        description: one line saying where the data come from.
+        b_synthesized: whether B was made by the phone camera (no --source-b).
+        a_synthesized: whether part of A was (--synthesize-train).
+    """
+
+    split: MismatchedSplit
+    train_eval: ImageSource
+    source_a: ImageSource
+    source_b: ImageSource
+    preprocessing: str
+    standardizer: Standardizer | None
+    flipped: dict[str, np.ndarray] = field(default_factory=dict)
+    description: str = ""
+    b_synthesized: bool = True
+    a_synthesized: bool = False
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.split.train.class_names
+
+    @property
+    def num_classes(self) -> int:
+        return self.split.train.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.split.train.image_shape
+
+    def inputs(self, images: np.ndarray) -> np.ndarray:
+        """Images [N, H, W, C] (0..255) as the model's float32 inputs."""
+        if self.standardizer is None:
+            return np.asarray(images, np.float32)
+        return self.standardizer(np.asarray(images))
+
+    def dataset(
+        self, part: ImageSource, batch_size: int, shuffle: bool = False, seed: int = 0
+    ) -> tf.data.Dataset:
+        """Batches of (inputs, labels) of `part`; with `shuffle`, a new seeded order every epoch."""
+        return to_dataset(part, batch_size, shuffle=shuffle, seed=seed, standardizer=self.standardizer)
+
+    def evaluation_parts(self) -> dict[str, ImageSource]:
+        """The four splits the decomposition is measured on, in order ("train" is `train_eval`)."""
+        return {"train": self.train_eval, **{k: v for k, v in self.split.as_dict().items() if k != "train"}}
+
+    def evaluation_datasets(self, batch_size: int = 512) -> dict[str, tf.data.Dataset]:
+        """`evaluation_parts` as datasets of (inputs, labels) batches."""
+        return {name: self.dataset(part, batch_size) for name, part in self.evaluation_parts().items()}
+
+    def label_ranges(self) -> dict[str, tuple[int, int]]:
+        """(smallest, largest) label of each of `evaluation_parts`, for `DecompositionCallback`."""
+        return {
+            name: (int(part.labels.min()), int(part.labels.max()))
+            for name, part in self.evaluation_parts().items()
+            if len(part)
+        }
+
+    def to_json(self) -> dict:
+        """Sizes, A/B composition and preprocessing (and the camera), for the run's data.json."""
+        document = {
+            "description": self.description,
+            "sizes": self.split.sizes(),
+            "composition": self.split.composition(),
+            "preprocessing": self.preprocessing,
+            "standardizer": None if self.standardizer is None else self.standardizer.to_config(),
+            "flipped": {name: int(mask.sum()) for name, mask in self.flipped.items()},
+        }
+        if self.b_synthesized or self.a_synthesized:
+            document["camera"] = camera_config(PhoneCamera())
+        return document
+
+
+def align_classes(source_a: ImageSource, source_b: ImageSource) -> ImageSource:
+    """Source B with its labels renumbered to A's class order (classes are matched by name).
+
+    Raises:
+        ValueError: the sources do not have the same class names (the
+            message lists the differences) or not the same image shape.
+    """
+    if source_a.image_shape != source_b.image_shape:
+        raise ValueError(
+            f"Sources A and B must have images of one shape: A ({source_a.name}) has {source_a.image_shape}, "
+            f"B ({source_b.name}) has {source_b.image_shape}. Resize one of them."
+        )
+    if source_a.class_names == source_b.class_names:
+        return source_b
+    only_a = [name for name in source_a.class_names if name not in source_b.class_names]
+    only_b = [name for name in source_b.class_names if name not in source_a.class_names]
+    if only_a or only_b:
+        raise ValueError(
+            f"Sources A and B must have the same classes (matched by name). Only in A ({source_a.name}): "
+            f"{only_a}; only in B ({source_b.name}): {only_b}."
+        )
+    order = np.array([source_a.class_names.index(name) for name in source_b.class_names], dtype=np.int64)
+    return source_b.replace(labels=order[source_b.labels], class_names=source_a.class_names)
+
+
+def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource]:
+    """Source A and source B, from disjoint examples, with `--synthesize-train` applied to A."""
+    pool = load_source(args.source, data_dir=args.data_dir, download=args.download)
+    if args.limit:
+        pool = hash_subset(pool, args.limit, salt=f"limit/{args.seed}")
+    if args.source_b is None:
+        roles = split_by_hash(
+            pool, {"A": 1 - args.b_fraction, "B": args.b_fraction}, salt=f"roles/{args.seed}"
+        )
+        source_a, source_b = roles["A"], phone_camera(roles["B"], args.synthesis_strength, seed=args.seed)
+    else:
+        source_b = load_source(args.source_b, data_dir=args.data_dir, download=args.download)
+        if args.limit:
+            source_b = hash_subset(source_b, args.limit, salt=f"limit/{args.seed}")
+        source_a, source_b = pool, align_classes(pool, source_b)
+    if args.synthesize_train > 0:
+        parts = split_by_hash(
+            source_a,
+            {"clean": 1 - args.synthesize_train, "synth": args.synthesize_train},
+            salt=f"synthesize/{args.seed}",
+        )
+        synthesized = phone_camera(parts["synth"], args.synthesis_strength, seed=args.seed + 1)
+        source_a = ImageSource.concatenate([parts["clean"], synthesized], "A+synthesized")
+    return source_a, source_b
+
+
+def _flip_labels(split: MismatchedSplit, share: float, seed: int) -> tuple[MismatchedSplit, dict]:
+    if not share:
+        return split, {}
+    parts, flipped = split.as_dict(), {}
+    for offset, name in enumerate(("dev", "test")):
+        part = parts[name]
+        labels, flipped[name] = inject_label_noise(part.labels, share, part.num_classes, seed=seed + offset)
+        parts[name] = part.replace(labels=labels)
+    return MismatchedSplit(**parts), flipped
+
+
+def _preprocessor(preprocessing: str, train: ImageSource) -> Standardizer | None:
+    if preprocessing == "standardize":
+        return Standardizer.fit(train.images)
+    channels = train.image_shape[-1]
+    if preprocessing == "unit":
+        return Standardizer(mean=np.zeros(channels, np.float32), std=np.full(channels, 255.0, np.float32))
+    if preprocessing == "raw":
+        return None
+    raise ValueError(
+        f"preprocessing must be one of {PREPROCESSING}. Received: preprocessing={preprocessing!r}"
+    )
+
+
+def mismatch_data(args: argparse.Namespace) -> MismatchData:
+    """The data the flags of `add_data_flags` (and `--seed`) name.
+
+    Raises:
+        pipelines.sources.SourceMissingError, SourceCorruptError, ValueError:
+            the data cannot be had or do not fit together; the message says
+            why (wrap the call in `cli.load_or_fail` for a one-line error).
+    """
+    source_a, source_b = make_sources(args)
+    split = mismatched_split(
+        source_a, source_b, args.b_train_share, args.train_dev_fraction, salt=f"mismatch/{args.seed}"
+    )
+    empty = [name for name, size in split.sizes().items() if size == 0]
+    if empty:
+        raise ValueError(f"The split leaves {empty} empty ({split.sizes()}): use more examples (--limit).")
+    split, flipped = _flip_labels(split, args.inject_label_noise, args.seed)
+    train_eval = split.train
+    if args.train_eval_size:
+        train_eval = hash_subset(split.train, args.train_eval_size, salt="train-eval")
+    if args.source_b is None:
+        description = (
+            f"{args.source}: A as it is, B through a phone camera at strength {args.synthesis_strength}"
+        )
+    else:
+        description = f"A = {args.source}, B = {args.source_b}"
+    if args.synthesize_train:
+        description += f"; {args.synthesize_train:g} of A synthesized like B"
+    return MismatchData(
+        split=split,
+        train_eval=train_eval,
+        source_a=source_a,
+        source_b=source_b,
+        preprocessing=args.preprocess,
+        standardizer=_preprocessor(args.preprocess, split.train),
+        flipped=flipped,
+        description=description,
+        b_synthesized=args.source_b is None,
+        a_synthesized=args.synthesize_train > 0,
+    )
+
+
+def log_examples(run, data: MismatchData, count: int = 8) -> None:
+    """The first `count` images of source A and of source B, as TensorBoard images (run "examples")."""
+    name_b = "examples/source_B_phone_camera" if data.b_synthesized else "examples/source_B"
+    with run.writer("examples").as_default():
+        tf.summary.image("examples/source_A", data.source_a.images[:count], step=0, max_outputs=count)
+        tf.summary.image(name_b, data.source_b.images[:count], step=0, max_outputs=count)

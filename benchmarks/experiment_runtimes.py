@@ -1,6 +1,7 @@
 """Wall time of each experiment's default run: the figures `kerasdl list` and the README's table show.
 
-Each experiment in `experiments.catalog` runs once with no flags but a
+Each experiment in `experiments.catalog` that has a default run (not
+`diagnose`, which needs the user's model) runs once with no flags but a
 temporary `--logdir` (`python -m experiments.<name>`, one after another, never
 two at once), and its wall time is printed as `<name>_default_run_seconds:
 value`, from start-up (importing TensorFlow) to exit. Copy the figures into
@@ -38,7 +39,7 @@ def default_run_seconds(name: str, logdir: str) -> tuple[float, subprocess.Compl
 
 
 def main(names: list[str]) -> int:
-    experiments = [find(name) for name in names] if names else list(EXPERIMENTS)
+    experiments = [find(name) for name in names] if names else [e for e in EXPERIMENTS if not e.needs_input]
     failed = []
     for experiment in experiments:
         with tempfile.TemporaryDirectory() as logdir:

@@ -36,6 +36,7 @@ class Experiment:
     runtime: str
     look_at: str
     quick: tuple[str, ...] | None = None  # flags of a run of seconds that still fills every dashboard
+    needs_input: bool = False  # no default run: the user names a model or a builder
 
     @property
     def module(self) -> str:
@@ -102,6 +103,13 @@ EXPERIMENTS = (
             "--error-sample",
             "20",
         ),
+    ),
+    Experiment(
+        "diagnose",
+        "Course 3, Weeks 1-2, for any Keras model",
+        "depends on the model",
+        "Text: the decomposition, learning curve and error analysis of your own model",
+        needs_input=True,
     ),
     Experiment(
         "distributed",

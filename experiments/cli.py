@@ -3,6 +3,7 @@
     kerasdl list                       # each experiment's lesson, default runtime and title
     kerasdl run mismatch --epochs 2    # = python -m experiments.mismatch --epochs 2
     kerasdl run mismatch --help        # the experiment's own flags
+    kerasdl diagnose --model my.keras  # = kerasdl run diagnose ...: the Course 3 report for your model
     kerasdl tensorboard                # TensorBoard on logs/ (or the folder given)
     kerasdl report logs/mismatch/20261130-101500   # a finished run's summary.md
     kerasdl report mismatch            # the newest finished run of an experiment
@@ -54,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("experiment", help="an experiment name from `kerasdl list`")
     run.add_argument("flags", nargs=argparse.REMAINDER, help="the experiment's own flags")
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="the Course 3 report for your own model (kerasdl diagnose --help)",
+        add_help=False,
+    )
+    diagnose.add_argument("flags", nargs=argparse.REMAINDER, help="the flags of experiments.diagnose")
     board = commands.add_parser("tensorboard", help="open TensorBoard on a log folder (default: logs/)")
     board.add_argument("logdir", nargs="?", default=DEFAULT_LOGDIR, help="a logdir, experiment folder or run")
     board.add_argument("--port", type=int, default=6006, help="the port on 127.0.0.1 (default 6006)")
@@ -86,6 +93,7 @@ def run_experiment(name: str, flags: list[str]) -> int:
     except KeyError as error:
         print(f"kerasdl run: error: {error.args[0]}", file=sys.stderr)
         return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices, before it is imported
     import kerasdl.harness.cli
 
     kerasdl.harness.cli.PROG_TEMPLATE = "kerasdl run {experiment}"  # what --help and errors name
@@ -185,6 +193,8 @@ def take_screenshots(experiments: str, logdir: str | None, out: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diagnose"]:  # argparse's REMAINDER drops a first flag such as --help; pass all on as is
+        return run_experiment("diagnose", argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "list":
         print(table(markdown=args.markdown))
@@ -201,5 +211,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())

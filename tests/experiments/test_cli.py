@@ -108,3 +108,9 @@ def test_python_dash_m_experiments_is_the_same_command():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == kerasdl("list").stdout
+
+
+def test_diagnose_is_a_command_of_its_own():
+    result = kerasdl("diagnose", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: kerasdl run diagnose") and "--model" in result.stdout

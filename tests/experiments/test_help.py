@@ -8,17 +8,16 @@ and in the README, where they are dated; in `--help` they go stale silently.
 
 import functools
 import pathlib
-import pkgutil
 import re
 import subprocess
 import sys
 
 import pytest
 
-import experiments
+from experiments.catalog import experiment_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPTS = sorted(module.name for module in pkgutil.iter_modules(experiments.__path__))
+SCRIPTS = experiment_names()  # every experiment module (not the kerasdl command's own modules)
 # What the help of a script must show besides its flags' lines: its own flags, and words its header promises.
 PROMISED = {
     "augmentation": (

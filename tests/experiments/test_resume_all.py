@@ -4,7 +4,6 @@ same run; a finished run is never reopened; a run name never leaves LOGDIR/<expe
 import importlib
 import json
 import pathlib
-import pkgutil
 import signal
 import subprocess
 import sys
@@ -12,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-import experiments
 from experiments import architectures, edges, multitask
+from experiments.catalog import experiment_names
 from kerasdl.harness.results import read_results
 from kerasdl.harness.run import FINISHED
 from kerasdl.nn.multitask import ATTRIBUTES
@@ -25,7 +24,7 @@ EPOCHS = 3
 QUICK = ["--models", "lenet5", "--limit", "512", "--test-limit", "200", "--epochs", str(EPOCHS)]
 QUICK += ["--batch-size", "128", "--train-eval-size", "256"]
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPTS = sorted(module.name for module in pkgutil.iter_modules(experiments.__path__))
+SCRIPTS = experiment_names()  # every experiment module (not the kerasdl command's own modules)
 
 
 def run_stopped(experiment: str, logdir, stop: str, *flags) -> subprocess.CompletedProcess:

@@ -100,8 +100,14 @@ KERAS_OBJECTS = frozenset().union(
     *(
         _names(f"keras.src.backend.torch.optimizers.torch_{module}", name)
         for module, name in (
-            ("sgd", "SGD"), ("adam", "Adam"), ("adamw", "AdamW"), ("rmsprop", "RMSprop"),
-            ("adagrad", "Adagrad"), ("adadelta", "Adadelta"), ("adamax", "Adamax"), ("nadam", "Nadam"),
+            ("sgd", "SGD"),
+            ("adam", "Adam"),
+            ("adamw", "AdamW"),
+            ("rmsprop", "RMSprop"),
+            ("adagrad", "Adagrad"),
+            ("adadelta", "Adadelta"),
+            ("adamax", "Adamax"),
+            ("nadam", "Nadam"),
             ("lion", "Lion"),
         )
     ),  # fmt: skip
@@ -202,6 +208,9 @@ KERASDL_OBJECTS = frozenset().union(
     ),
     _names("kerasdl.nn.losses", "BinaryCrossentropy CategoricalCrossentropy SparseCategoricalCrossentropy"),
     _names("kerasdl.nn.multitask", "MaskedBinaryCrossentropy MaskedBinaryAccuracy"),
+    _names("kerasdl.nn.detection.yolo", "YoloLoss"),
+    _names("kerasdl.nn.detection.localization", "LocalizationHead LocalizationLoss"),
+    _names("kerasdl.nn.triplet", "TripletLoss"),
     _names("kerasdl.training.loop", "CustomStepModel"),
     _names("kerasdl.evaluation.ensemble", "Ensemble"),
     _names("kerasdl.evaluation.multicrop", "MultiCropClassifier"),

@@ -173,6 +173,12 @@ EXPERIMENTS = (
         ),
     ),
     Experiment(
+        "dates",
+        "Course 5, Week 3",
+        "≤ 3.9 min",
+        "Images: attention maps; Text: beam (B, alpha) sweep and the search-or-model error analysis",
+    ),
+    Experiment(
         "sentiment",
         "Course 5, Week 2",
         "≤ 4.3 min",

@@ -199,6 +199,8 @@ KERASDL_OBJECTS = frozenset().union(
     _names("kerasdl.nn.layers.softmax", "Softmax"),
     _names("kerasdl.nn.blocks", "IdentityBlock ConvolutionalBlock InceptionModule"),
     _names("kerasdl.nn.cells", "SimpleRNNCell GRUCell LSTMCell"),
+    _names("kerasdl.nn.attention", "Attention AttentionDecoder"),
+    _names("kerasdl.nn.ctc", "CTCLoss"),
     _names("kerasdl.nn.initializers", "He Xavier XavierAverage"),
     _names("kerasdl.nn.regularizers", "L1 L2"),
     _names("kerasdl.nn.optimizers", "Momentum RMSprop Adam"),

@@ -178,12 +178,6 @@ EXPERIMENTS = (
         "≤ 3.9 min",
         "Images: attention maps; Text: beam (B, alpha) sweep and the search-or-model error analysis",
     ),
-    Experiment(
-        "sentiment",
-        "Course 5, Week 2",
-        "≤ 4.3 min",
-        "Scalars: dev error of the averaged embeddings and the LSTM; Text: majority baseline, negations",
-    ),
 )
 
 

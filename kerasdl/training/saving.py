@@ -213,6 +213,8 @@ KERASDL_OBJECTS = frozenset().union(
     _names("kerasdl.nn.detection.yolo", "YoloLoss"),
     _names("kerasdl.nn.detection.localization", "LocalizationHead LocalizationLoss"),
     _names("kerasdl.nn.triplet", "TripletLoss"),
+    _names("kerasdl.nn.word2vec", "NegativeSampler SkipGram"),
+    _names("kerasdl.nn.glove", "GloVe GloVeLoss"),
     _names("kerasdl.training.loop", "CustomStepModel"),
     _names("kerasdl.evaluation.ensemble", "Ensemble"),
     _names("kerasdl.evaluation.multicrop", "MultiCropClassifier"),

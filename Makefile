@@ -48,7 +48,7 @@ test: venv data
 slow: venv data
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
-bench: venv data
+bench: venv data venv-gensim
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # The reusable parts (kerasdl.nn, kerasdl.scratch) under the other Keras backends. Each backend gets
@@ -98,4 +98,4 @@ tensorboard: venv
 	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port 6006
 
 clean:
-	rm -rf $(VENV) $(BACKENDS:%=.venv-%) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BACKENDS:%=.venv-%) .venv-gensim build *.egg-info .pytest_cache

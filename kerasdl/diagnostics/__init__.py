@@ -2,7 +2,8 @@
 
 - `bias_variance`: avoidable bias, variance, data mismatch and overfitting to
   dev from human-level, train, train-dev, dev and test error, with the next
-  step the lesson's chart recommends; standalone and as a Keras callback.
+  step the lesson's chart recommends (per epoch in any `fit`:
+  `kerasdl.harness.decomposition.DecompositionCallback`).
 - `error_analysis`: the lesson's sheet of misclassified dev examples, with
   automatic tags (blurry, low contrast, confused pair, suspected wrong label),
   a CSV + contact sheet round trip for tagging by hand, and the "% of
@@ -12,7 +13,13 @@
   to dev and test alike.
 - `metrics`: F1 (macro/micro), satisficing selection over runs, weighted
   error and loss.
-- `images`: confusion matrix and captioned grids as images for TensorBoard.
+- `learning_curves`: train and dev error against nested training-set sizes,
+  and whether more data will help, from the slope over the last doubling.
+- `duplicates`: exact duplicates (same pixels) within and across splits.
+- `beam_error_analysis`: Course 5's question for a sequence model's errors:
+  did the beam search or the model fail?
+- `images`: confusion matrix, captioned grids and labelled rows as images
+  sized for TensorBoard's image card.
 """
 
 from kerasdl.diagnostics.bias_variance import (

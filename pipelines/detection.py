@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from pipelines.sources import ImageSource, SourceMissingError, fashion_mnist
+from pipelines.sources import ImageSource, fashion_mnist, prepared_tfds_builder
 from pipelines.splits import hash_assign
 
 CANVAS_SIZE = 96
@@ -342,18 +342,13 @@ def tfds_detection(
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as error:  # tfds raises its own DatasetNotFoundError subclasses
-        raise SourceMissingError(f"tfds has no dataset named {name!r}: {error}") from error
-    if not download and not builder.is_prepared():
-        raise SourceMissingError(
-            f"tfds dataset {name!r} is not prepared in {builder.data_dir}. With network access, pass "
-            "--download (or tfds_detection(..., download=True)) to fetch it once; offline, use the "
-            "Fashion-MNIST canvases (detection_canvases)."
-        )
-    if download:
-        builder.download_and_prepare()
+    builder = prepared_tfds_builder(
+        name,
+        data_dir,
+        download,
+        offline="use the Fashion-MNIST canvases (detection_canvases)",
+        how="--download (or tfds_detection(..., download=True))",
+    )
     features = builder.info.features
     if "objects" not in features or not {"bbox", "label"} <= set(features["objects"].feature.keys()):
         raise ValueError(f"tfds dataset {name!r} has no objects with 'bbox' and 'label': {list(features)}")

@@ -51,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.datasets import AUTOTUNE, host_tensors, index_batches
-from pipelines.sources import SourceCorruptError, SourceMissingError, data_home
+from pipelines.sources import SourceCorruptError, SourceMissingError, data_home, prepared_tfds_builder
 from pipelines.splits import hash_assign
 from pipelines.words import PAD, UNK, WordVocabulary
 
@@ -218,23 +218,9 @@ def tfds_sentiment(name: str, data_dir: str | None = None, download: bool = Fals
     """
     import tensorflow_datasets as tfds
 
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as error:  # tfds raises its own DatasetNotFoundError subclasses
-        raise SourceMissingError(f"tfds has no dataset named {name!r}: {error}") from error
-    if not download and not builder.is_prepared():
-        raise SourceMissingError(
-            f"tfds dataset {name!r} is not prepared in {builder.data_dir}. With network access, pass "
-            "--download to fetch it once; offline, use the default source, vader (make data)."
-        )
-    if download:
-        try:
-            builder.download_and_prepare()
-        except Exception as error:  # no network: tfds raises many types
-            raise SourceMissingError(
-                f"tfds could not download {name!r} ({type(error).__name__}: {error}); "
-                "offline, use the default source, vader (make data)."
-            ) from error
+    builder = prepared_tfds_builder(
+        name, data_dir, download, offline="use the default source, vader (make data)"
+    )
     features = builder.info.features
     text_key = next((k for k, f in features.items() if isinstance(f, tfds.features.Text)), None)
     label_key = next((k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)), None)

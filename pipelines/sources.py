@@ -264,6 +264,37 @@ def fashion_mnist(
 # -------------------------------------------------------------------------- tfds
 
 
+def prepared_tfds_builder(
+    name: str, data_dir: str | None, download: bool, offline: str, how: str = "--download"
+):
+    """The tfds builder of `name`, prepared: downloaded only when `download` is set.
+
+    The one place kerasdl opens a tfds dataset (images, text, sentiment,
+    detection). A missing or unprepared dataset, or a failed download, raises
+    `SourceMissingError`, whose message ends with `offline` (what to use
+    without the network); `how` is how to allow the download.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # tfds raises its own DatasetNotFoundError subclasses
+        raise SourceMissingError(f"tfds has no dataset named {name!r}: {error}") from error
+    if not download and not builder.is_prepared():
+        raise SourceMissingError(
+            f"tfds dataset {name!r} is not prepared in {builder.data_dir}. With network access, pass "
+            f"{how} to fetch it once; offline, {offline}."
+        )
+    if download:
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # no network: tfds raises many types
+            raise SourceMissingError(
+                f"tfds could not download {name!r} ({type(error).__name__}: {error}); offline, {offline}."
+            ) from error
+    return builder
+
+
 def tfds_source(
     name: str, split: str = "train", data_dir: str | None = None, download: bool = False
 ) -> ImageSource:
@@ -279,18 +310,11 @@ def tfds_source(
     """
     import tensorflow_datasets as tfds
 
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as error:  # tfds raises its own DatasetNotFoundError subclasses
-        raise SourceMissingError(f"tfds has no dataset named {name!r}: {error}") from error
-    if not download and not builder.is_prepared():
-        raise SourceMissingError(
-            f"tfds dataset {name!r} is not prepared in {builder.data_dir}. With network access, "
-            f"pass --download (or tfds_source(..., download=True)) to fetch it once; "
-            f"offline, use the default Fashion-MNIST source or an image folder (folder:/path)."
-        )
-    if download:
-        builder.download_and_prepare()
+    builder = prepared_tfds_builder(
+        name, data_dir, download,
+        offline="use the default Fashion-MNIST source or an image folder (folder:/path)",
+        how="--download (or tfds_source(..., download=True))",
+    )  # fmt: skip
     features = builder.info.features
     image_key = next((k for k, f in features.items() if isinstance(f, tfds.features.Image)), None)
     label_key = next((k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)), None)

@@ -42,7 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.datasets import AUTOTUNE, host_tensors, index_batches
-from pipelines.sources import SourceCorruptError, SourceMissingError
+from pipelines.sources import SourceCorruptError, SourceMissingError, prepared_tfds_builder
 from pipelines.splits import hash_assign
 
 FORTUNES_DIR = "/usr/share/games/fortunes"
@@ -175,23 +175,9 @@ def tfds_text(name: str, data_dir: str | None = None, download: bool = False) ->
     """
     import tensorflow_datasets as tfds
 
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as error:  # tfds raises its own DatasetNotFoundError subclasses
-        raise SourceMissingError(f"tfds has no dataset named {name!r}: {error}") from error
-    if not download and not builder.is_prepared():
-        raise SourceMissingError(
-            f"tfds dataset {name!r} is not prepared in {builder.data_dir}. With network access, pass "
-            "--download to fetch it once; offline, use the default source, Debian's fortunes."
-        )
-    if download:
-        try:
-            builder.download_and_prepare()
-        except Exception as error:  # no network: tfds raises many types
-            raise SourceMissingError(
-                f"tfds could not download {name!r} ({type(error).__name__}: {error}); "
-                "offline, use the default source, Debian's fortunes."
-            ) from error
+    builder = prepared_tfds_builder(
+        name, data_dir, download, offline="use the default source, Debian's fortunes"
+    )
     features = builder.info.features
     key = next((k for k, f in features.items() if isinstance(f, tfds.features.Text)), None)
     if key is None:

@@ -18,6 +18,19 @@ fi
 if [ ! -f "$fortunes_dir/fortunes" ]; then
     missing+=(fortunes)
 fi
+if [ ! -f "${KERASDL_WORD_LIST:-/usr/share/dict/american-english}" ]; then
+    missing+=(wamerican)
+fi
+# The fonts the CTC text lines are drawn in (experiments/ctc.py).
+if [ ! -d /usr/share/fonts/truetype/dejavu ]; then
+    missing+=(fonts-dejavu-core fonts-dejavu-extra)
+fi
+if [ ! -d /usr/share/fonts/truetype/liberation ]; then
+    missing+=(fonts-liberation)
+fi
+if ! command -v espeak-ng >/dev/null 2>&1; then
+    missing+=(espeak-ng)
+fi
 # Not data, but what the dashboard tests (tests/experiments/test_dashboards.py) and `kerasdl screenshots`
 # open TensorBoard in: Debian's Chromium, driven by Playwright, so no browser is downloaded at run time.
 if ! command -v chromium >/dev/null 2>&1 && [ -z "${KERASDL_CHROMIUM:-}" ]; then

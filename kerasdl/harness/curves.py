@@ -12,9 +12,14 @@ One tag scheme, for every experiment (`prefix` is a variant's name, or empty):
 - TensorBoard run `<prefix>/<split>`: "loss" and "error" (1 - accuracy) of
   each evaluated split; `<prefix>/train` also "learning_rate";
 - TensorBoard run `<prefix>/gaps`: "gap" (error of the second split minus
-  the first, the lesson's variance estimate) or, with a human-level error,
-  the whole decomposition "decomposition/<gap>" (avoidable bias, variance,
-  data mismatch, overfitting to dev) and "decomposition/human_error".
+  the first, the lesson's variance estimate);
+- or, with a human-level error, the whole decomposition: one TensorBoard run
+  per gap, `<prefix>/gaps/<gap>` (avoidable_bias, variance, data_mismatch,
+  dev_overfitting), each with the tag "decomposition", and run
+  `<prefix>/human_level` with "error" (the human-level error, a flat line
+  beside the splits' errors). TensorBoard colours lines by run, so in the
+  Custom Scalars chart of the gaps each gap has its own colour and its name
+  in the legend; as tags of one run they would share a colour.
 
 The decomposition's own callback, for the main job and for any user's
 `fit` with a plain TensorBoard folder, is
@@ -42,6 +47,7 @@ from kerasdl.diagnostics.bias_variance import ErrorDecomposition, custom_scalars
 from kerasdl.training.io import atomic_write_json
 
 CURVES = "curves.json"
+DECOMPOSITION_TAG = "decomposition"  # the tag of each gap's run `<prefix>/gaps/<gap>`
 
 
 def _join(*parts: str) -> str:
@@ -180,7 +186,7 @@ class EpochCurves(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.human_error is not None:
-            with self.curves._writer(_join(self.prefix, "gaps")).as_default():
+            with self.curves._writer(_join(self.prefix, "human_level")).as_default():
                 tf.summary.experimental.write_raw_pb(custom_scalars_layout().SerializeToString(), step=0)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -218,8 +224,8 @@ class EpochCurves(keras.callbacks.Callback):
                 self.human_error, errors["train"], errors["dev"], errors.get("train_dev"), errors.get("test")
             )
             for gap, value in decomposition.gaps().items():
-                self.curves.log(gaps, f"decomposition/{gap}", step, value)
-            self.curves.log(gaps, "decomposition/human_error", step, self.human_error)
+                self.curves.log(_join(gaps, gap), DECOMPOSITION_TAG, step, value)
+            self.curves.log(_join(self.prefix, "human_level"), "error", step, self.human_error)
         elif self.gap_splits is not None:
             low, high = self.gap_splits
             self.curves.log(gaps, "gap", step, errors[high] - errors[low])

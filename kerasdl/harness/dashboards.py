@@ -221,8 +221,8 @@ class Browser:
 
     @staticmethod
     def text(page) -> str:
-        """Every text a user could read on the page, shadow DOM included, whitespace collapsed."""
-        return page.evaluate(_PAGE_TEXT)
+        """Every text a user could read on the page, shadow DOM and frames (the Projector's) included."""
+        return " ".join(frame.evaluate(_PAGE_TEXT) for frame in page.frames)
 
     @staticmethod
     def custom_scalar_charts(page) -> list[CustomScalarChart]:

@@ -23,10 +23,11 @@ Add it to your own `fit`; it needs no kerasdl run, only a folder:
 
 The model must be compiled with `metrics=["accuracy"]` (error = 1 -
 accuracy). TensorBoard shows runs "train", "train_dev", "dev" and "test"
-with "loss" and "error", and run "gaps" with "decomposition/avoidable_bias",
-"decomposition/variance", "decomposition/data_mismatch",
-"decomposition/dev_overfitting" and "decomposition/human_error" (plus a
-Custom Scalars page with the gaps on one chart). The points are also kept in
+with "loss" and "error", run "human_level" with "error" (the human-level
+error), and one run per gap, "gaps/avoidable_bias", "gaps/variance",
+"gaps/data_mismatch" and "gaps/dev_overfitting", each with the tag
+"decomposition" (plus a Custom Scalars page with the four gaps on one chart,
+one colour each). The points are also kept in
 `<log dir>/curves.json`; `decomposition_history(callback.curves, human_error)`
 turns them into one `ErrorDecomposition` per epoch, whose `recommendation()`
 names the lesson's next step.

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from kerasdl.diagnostics.images import labelled_rows
 from kerasdl.diagnostics.label_issues import inject_label_noise
 from kerasdl.harness import cli
 from pipelines.datasets import to_dataset
@@ -323,9 +324,18 @@ def mismatch_data(args: argparse.Namespace) -> MismatchData:
     )
 
 
-def log_examples(run, data: MismatchData, count: int = 8) -> None:
-    """The first `count` images of source A and of source B, as TensorBoard images (run "examples")."""
-    name_b = "examples/source_B_phone_camera" if data.b_synthesized else "examples/source_B"
+def log_examples(run, data: MismatchData) -> None:
+    """Source A above source B, one labelled picture (TensorBoard run "examples", tag "examples").
+
+    One picture, not a card per image: the two distributions side by side is
+    what the lesson asks the user to look at. Each row holds as many images
+    as fit in TensorBoard's card width at twice their size.
+    """
+    b = "source B (phone camera)" if data.b_synthesized else "source B"
+    grid = labelled_rows({"source A": data.source_a.images[:16], b: data.source_b.images[:16]})
+    description = (
+        f"Source A: {len(data.source_a.labels)} images; {b}: {len(data.source_b.labels)} images, "
+        "the distribution that matters (dev and test come from it)."
+    )
     with run.writer("examples").as_default():
-        tf.summary.image("examples/source_A", data.source_a.images[:count], step=0, max_outputs=count)
-        tf.summary.image(name_b, data.source_b.images[:count], step=0, max_outputs=count)
+        tf.summary.image("examples", grid[None], step=0, description=description)

@@ -91,7 +91,7 @@ def test_diagnose_of_the_main_jobs_saved_model_gives_the_main_jobs_report(main_j
     )  # measured once, not trained
     # TensorBoard: the decomposition at step 0 under the same tags; the same tag table as text.
     for gap in ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting"):
-        assert scalar_points(saved / "gaps", f"decomposition/{gap}") == [
+        assert scalar_points(saved / "gaps" / gap, "decomposition") == [
             (0, pytest.approx(got["decomposition"][gap]))
         ]
     tables = [

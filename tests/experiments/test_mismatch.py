@@ -33,17 +33,26 @@ def test_run_logs_the_decomposition_for_tensorboard(fashion_mnist_all, logdir):
     run_dir, results = run_job(logdir, "--inject-label-noise", "0.05", "--run-name", "smoke")
     for split in ("train", "train_dev", "dev", "test"):
         assert "error" in EventAccumulator(str(run_dir / split)).Reload().Tags()["tensors"]
-    decomposition = EventAccumulator(str(run_dir / "gaps")).Reload()
-    expected = {
-        f"decomposition/{g}" for g in ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
-    }
-    assert expected <= set(decomposition.Tags()["tensors"])
-    assert len(decomposition.Tensors("decomposition/data_mismatch")) == 2  # one point per epoch
+    for gap in ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting"):  # one run (colour) per gap
+        assert len(EventAccumulator(str(run_dir / "gaps" / gap)).Reload().Tensors("decomposition")) == 2
     assert "summary" in EventAccumulator(str(run_dir / "summary")).Reload().Tags()["tensors"]
+    (examples,) = EventAccumulator(str(run_dir / "examples")).Reload().Tensors("examples")  # one picture
+    weights = EventAccumulator(str(run_dir / "weights")).Reload()
+    assert [event.step for event in weights.Tensors("dense/kernel")] == [1, 2]  # a histogram per epoch
     assert (
-        "examples/source_B_phone_camera"
-        in EventAccumulator(str(run_dir / "examples")).Reload().Tags()["tensors"]
+        "_hparams_/session_start_info"
+        in EventAccumulator(str(run_dir / "hparams")).Reload().Tags()["tensors"]
     )
+    projector = run_dir / "projector" / "dev_embeddings"
+    header, *rows = (projector / "metadata.tsv").read_text().splitlines()
+    assert header.split("\t") == ["word", "predicted", "error"]
+    # One row per dev example shown, an error exactly where the prediction differs from the label.
+    assert len(rows) == min(1024, json.loads((run_dir / "data.json").read_text())["sizes"]["dev"])
+    assert all(
+        (label != predicted) == (error == "error")
+        for label, predicted, error in (r.split("\t") for r in rows)
+    )
+    assert examples.tensor_proto.string_val[:2] != [b"28", b"28"]  # the grid, not one 28x28 image
     focuses = {"avoidable_bias", "variance", "data_mismatch", "dev_overfitting", "none"}
     assert results["decomposition"]["recommendation"]["focus"] in focuses
     assert json.loads((run_dir / "config.json").read_text())["config"]["epochs"] == 2

@@ -65,12 +65,16 @@ def test_the_whole_decomposition_with_a_human_level(tmp_path):
     assert last.avoidable_bias == pytest.approx(errors["train"] - 0.05)
     assert last.data_mismatch == pytest.approx(errors["dev"] - errors["train_dev"])
     assert last.dev_overfitting == pytest.approx(errors["test"] - errors["dev"])
-    tags = EventAccumulator(str(run.dir / "gaps")).Reload().Tags()["tensors"]
-    assert {"decomposition/avoidable_bias", "decomposition/variance", "decomposition/data_mismatch"} <= set(
-        tags
+    # One TensorBoard run per gap (one colour each in the gaps chart), all under the tag "decomposition".
+    gap_runs = sorted(path.name for path in (run.dir / "gaps").iterdir() if path.is_dir())
+    assert (
+        gap_runs == sorted(last.gaps()) == ["avoidable_bias", "data_mismatch", "dev_overfitting", "variance"]
     )
+    for gap, value in last.gaps().items():
+        assert scalars(run.dir / "gaps" / gap, "decomposition")[-1] == pytest.approx(value)
+    assert scalars(run.dir / "human_level", "error") == [pytest.approx(0.05)] * 2
+    tags = EventAccumulator(str(run.dir / "human_level")).Reload().Tags()["tensors"]
     assert "custom_scalars__config__" in tags  # the gaps-on-one-chart layout
-    assert scalars(run.dir / "gaps", "decomposition/variance")[-1] == pytest.approx(last.variance)
 
 
 def test_points_persist_and_a_resumed_log_reads_them_back(tmp_path):

@@ -61,7 +61,7 @@ def test_a_users_fit_gets_the_decomposition_in_its_own_log_dir(tmp_path):
     error = {name: float(np.mean(predicted[name] != y)) for name, (_, y) in splits.items()}
     folder = tmp_path / "mine"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [CURVES, "gaps", "train", "train_dev", "dev", "test"]
+        [CURVES, "gaps", "human_level", "train", "train_dev", "dev", "test"]
     )
     expected = {
         "avoidable_bias": error["train"] - HUMAN,
@@ -70,15 +70,17 @@ def test_a_users_fit_gets_the_decomposition_in_its_own_log_dir(tmp_path):
         "dev_overfitting": error["test"] - error["dev"],
     }
     for gap, value in expected.items():
-        step, logged = last_scalar(folder / "gaps", f"decomposition/{gap}")
+        step, logged = last_scalar(folder / "gaps" / gap, "decomposition")  # one run (one colour) per gap
         assert step == 2 and logged == pytest.approx(value, abs=1e-6), gap
     assert last_scalar(folder / "dev", "error") == (2, pytest.approx(error["dev"], abs=1e-6))
-    assert "custom_scalars__config__" in EventAccumulator(str(folder / "gaps")).Reload().Tags()["tensors"]
+    assert (
+        "custom_scalars__config__" in EventAccumulator(str(folder / "human_level")).Reload().Tags()["tensors"]
+    )
     history = decomposition_history(callback.curves, HUMAN)
     assert len(history) == 2 and history[-1].data_mismatch == pytest.approx(
         expected["data_mismatch"], abs=1e-6
     )
-    assert json.loads((folder / CURVES).read_text())["gaps"]["decomposition/human_error"] == {
+    assert json.loads((folder / CURVES).read_text())["human_level"]["error"] == {
         "1": HUMAN,
         "2": HUMAN,
     }
@@ -91,7 +93,7 @@ def test_measure_once_for_a_model_trained_elsewhere(tmp_path):
     callback.set_model(network)
     errors = callback.measure(0, learning_rate=False)
     assert errors["train"] == pytest.approx(float(np.mean(network.predict(x, verbose=0).argmax(1) != y)))
-    assert callback.curves.points("gaps", "decomposition/variance") == [
+    assert callback.curves.points("gaps/variance", "decomposition") == [
         (0, pytest.approx(errors["dev"] - errors["train"]))
     ]
     assert callback.curves.points("train", "learning_rate") == []

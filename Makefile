@@ -16,7 +16,7 @@ STAMP := $(VENV)/.kerasdl-$(ACCEL)-installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test slow bench lint data venv tensorboard clean test-backends
+.PHONY: demo test slow bench lint data venv tensorboard clean test-backends screenshots
 
 venv: $(STAMP)
 
@@ -40,6 +40,11 @@ data:
 
 demo: venv data
 	$(BIN)/python -m experiments.mismatch $(DEMO_ARGS)
+
+# The README's pictures of the dashboards: quick runs of the main job and two other experiments,
+# TensorBoard on 127.0.0.1 and Debian's Chromium; one PNG per dashboard in docs/screenshots/<experiment>/.
+screenshots: venv data
+	$(BIN)/python -m experiments screenshots --out docs/screenshots
 
 test: venv data
 	$(BIN)/lint-imports

@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import io
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -331,6 +332,9 @@ def tfds_source(
 # ------------------------------------------------------------------ image folder
 
 
+FOLDER_PROGRESS_FROM = 2000  # image files from which reading a folder shows a progress bar
+
+
 @dataclass(frozen=True)
 class SkippedFile:
     path: str
@@ -395,19 +399,29 @@ def image_folder(
         raise SourceMissingError(
             f"Image folder {root} has no class subfolders. Expected {root}/<class name>/<image files>."
         )
+    files = [
+        (label, file)
+        for label, class_dir in enumerate(class_dirs)
+        for file in sorted(class_dir.rglob("*"))
+        if file.is_file() and file.suffix.lower() in IMAGE_EXTENSIONS
+    ]
+    bar = None
+    if len(files) >= FOLDER_PROGRESS_FROM:
+        import keras  # only here: reading Fashion-MNIST or a small folder need not load it
+
+        bar = keras.utils.Progbar(len(files), verbose=1 if sys.stdout.isatty() else 2, unit_name="file")
     images, labels, ids, skipped = [], [], [], []
-    for label, class_dir in enumerate(class_dirs):
-        for file in sorted(class_dir.rglob("*")):
-            if not file.is_file() or file.suffix.lower() not in IMAGE_EXTENSIONS:
-                continue
-            relative = file.relative_to(root).as_posix()
-            try:
-                images.append(_decode_image(file, color_mode, image_size))
-            except Exception as error:  # PIL raises many types for bad files
-                skipped.append(SkippedFile(relative, str(error) or type(error).__name__))
-                continue
-            labels.append(label)
-            ids.append(relative)
+    for done, (label, file) in enumerate(files, 1):
+        if bar is not None and (done % 500 == 0 or done == len(files)):
+            bar.update(done)
+        relative = file.relative_to(root).as_posix()
+        try:
+            images.append(_decode_image(file, color_mode, image_size))
+        except Exception as error:  # PIL raises many types for bad files
+            skipped.append(SkippedFile(relative, str(error) or type(error).__name__))
+            continue
+        labels.append(label)
+        ids.append(relative)
     total = len(images) + len(skipped)
     if total == 0:
         raise SourceMissingError(f"Image folder {root} has no image files ({', '.join(IMAGE_EXTENSIONS)}).")

@@ -23,6 +23,7 @@ is least likely, ordered by self-confidence p(given label | x).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -74,6 +75,7 @@ def out_of_fold_probabilities(
     batch_size: int = 128,
     seed: int = 0,
     verbose: int = 0,
+    progress: bool = False,
 ) -> np.ndarray:
     """Predicted probabilities for every example from a model that never saw it.
 
@@ -91,6 +93,8 @@ def out_of_fold_probabilities(
             global seeds; call `kerasdl.harness.run.set_seeds` first for
             reproducible probabilities).
         verbose: `fit` verbosity.
+        progress: a progress bar over the folds (one step per fold trained),
+            updating in place on a terminal, one line at the end otherwise.
 
     Returns:
         float32 [N, classes].
@@ -101,6 +105,11 @@ def out_of_fold_probabilities(
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1. Received: epochs={epochs}")
     probs = None
+    bar = (
+        keras.utils.Progbar(folds, verbose=1 if sys.stdout.isatty() else 2, unit_name="fold")
+        if progress
+        else None
+    )
     for held in kfold_indices(len(y), folds, seed):
         train = np.setdiff1d(np.arange(len(y)), held, assume_unique=True)
         model = build_model()
@@ -114,6 +123,8 @@ def out_of_fold_probabilities(
         if probs is None:
             probs = np.zeros((len(y), fold_probs.shape[1]), dtype=np.float32)
         probs[held] = fold_probs
+        if bar is not None:
+            bar.add(1)
     return probs
 
 

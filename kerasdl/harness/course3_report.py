@@ -457,6 +457,7 @@ def report_label_issues(
             epochs=options.label_issue_epochs,
             batch_size=options.batch_size,
             seed=options.seed,
+            progress=True,
         )
         parts["train_subset"] = train
     for name, part in parts.items():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipelines import sources
 from pipelines.sources import (
     FASHION_MNIST_CLASSES,
     ImageSource,
@@ -133,6 +134,14 @@ class TestImageFolder:
         np.testing.assert_array_equal(source.images[source.ids.tolist().index("cat/0.png")], expected)
         small = image_folder(tmp_path, image_size=(4, 6), color_mode="grayscale")
         assert small.images.shape == (10, 4, 6, 1)
+
+    def test_a_large_folder_shows_progress(self, tmp_path, monkeypatch, capsys):
+        write_folder(tmp_path, corrupt=False)
+        image_folder(tmp_path)
+        assert "10/10" not in capsys.readouterr().out  # small: no bar
+        monkeypatch.setattr(sources, "FOLDER_PROGRESS_FROM", 10)
+        image_folder(tmp_path)
+        assert "10/10" in capsys.readouterr().out
 
     def test_missing_folder(self, tmp_path):
         with pytest.raises(SourceMissingError, match="does not exist"):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import io
 import os
 import sys
 import warnings
@@ -22,6 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pipelines.image_files import (
+    COLOR_MODES,
+    MAX_PIXELS,
+    READABLE_EXTENSIONS,
+    SkippedFile,
+    UnusableFile,
+    conform,
+    list_image_folder,
+    read_image,
+    skipped_counts,
+)
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
@@ -42,8 +53,6 @@ _FASHION_MNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _FASHION_MNIST_SIZES = {"train": 60_000, "test": 10_000}
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-_FORMATS_BY_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF"}
 
 
 class SourceMissingError(RuntimeError):
@@ -83,6 +92,14 @@ class ImageSource:
             raise ValueError(
                 f"images, labels and ids must have one entry per example. "
                 f"Received: {n} images, {len(self.labels)} labels, {len(self.ids)} ids"
+            )
+        outside = np.flatnonzero((self.labels < 0) | (self.labels >= len(self.class_names)))
+        if len(outside):
+            first, classes = outside[0], len(self.class_names)
+            raise ValueError(
+                f"labels must be class indices in [0, {classes}) ({classes} class names) in {self.name}. "
+                f"Received: label {self.labels[first]} for example {str(self.ids[first])!r} "
+                f"({len(outside) - 1} more outside the range)"
             )
 
     def __len__(self) -> int:
@@ -335,56 +352,38 @@ def tfds_source(
 FOLDER_PROGRESS_FROM = 2000  # image files from which reading a folder shows a progress bar
 
 
-@dataclass(frozen=True)
-class SkippedFile:
-    path: str
-    reason: str
-
-
-def _decode_image(path: Path, color_mode: str, image_size: tuple[int, int] | None) -> np.ndarray:
-    from PIL import Image
-
-    data = path.read_bytes()
-    if not data:
-        raise ValueError("empty file (0 bytes)")
-    with Image.open(io.BytesIO(data)) as image:
-        expected = _FORMATS_BY_EXTENSION.get(path.suffix.lower())
-        if expected and image.format != expected:
-            raise ValueError(f"content is {image.format}, not the {expected} its extension says")
-        image.load()  # decodes fully: a truncated file fails here
-        image = image.convert("L" if color_mode == "grayscale" else "RGB")
-        if image_size is not None and image.size != (image_size[1], image_size[0]):
-            image = image.resize((image_size[1], image_size[0]), Image.BILINEAR)
-        array = np.asarray(image, dtype=np.uint8)
-    return array[..., None] if array.ndim == 2 else array
-
-
 def image_folder(
     path: str | os.PathLike,
     image_size: tuple[int, int] | None = None,
     color_mode: str = "rgb",
     max_corrupt_fraction: float = 0.05,
+    max_pixels: int = MAX_PIXELS,
 ) -> ImageSource:
-    """Images in one subfolder per class (`path/<class name>/<image>`).
+    """Images in one subfolder per class (`path/<class name>/<image>`), read by `pipelines.image_files`.
 
-    Unreadable files (zero bytes, truncated, content that does not match the
-    extension) are skipped, counted and named in a warning; more than
-    `max_corrupt_fraction` of them is an error, since that means something is
-    wrong with the folder rather than with a few files.
+    Every file that is not used is counted with its reason (not an image,
+    hidden, outside the class folders, unreadable, no permission, too large)
+    and named in a warning; more than `max_corrupt_fraction` of the image
+    files being unreadable is an error, since that means something is wrong
+    with the folder rather than with a few files. Files whose content is
+    another format than their extension says are read and counted.
 
     Args:
         path: the root folder.
         image_size: (height, width) to resize every image to; None keeps the
             size, which must then be the same for all images.
         color_mode: "rgb" or "grayscale".
-        max_corrupt_fraction: the share of unreadable files tolerated.
+        max_corrupt_fraction: the share of unreadable image files tolerated.
+        max_pixels: the decompression-bomb limit (pixels per image).
 
     Returns:
         An `ImageSource` whose ids are the files' paths relative to `path`;
-        `.skipped` lists what was skipped.
+        `.skipped` lists the files left out (`SkippedFile`),
+        `.skipped_counts` counts them by reason and `.extension_mismatches`
+        names the files read despite a wrong extension.
     """
-    if color_mode not in ("rgb", "grayscale"):
-        raise ValueError(f"color_mode must be 'rgb' or 'grayscale'. Received: color_mode={color_mode!r}")
+    if color_mode not in COLOR_MODES:
+        raise ValueError(f"color_mode must be one of {COLOR_MODES}. Received: color_mode={color_mode!r}")
     if not 0 <= max_corrupt_fraction <= 1:
         raise ValueError(
             f"max_corrupt_fraction must be in [0, 1]. Received: max_corrupt_fraction={max_corrupt_fraction}"
@@ -394,59 +393,69 @@ def image_folder(
         raise SourceMissingError(
             f"Image folder {root} does not exist. Expected {root}/<class name>/<image files>."
         )
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_dirs:
+    listing = list_image_folder(root)
+    if not listing.class_names:
         raise SourceMissingError(
             f"Image folder {root} has no class subfolders. Expected {root}/<class name>/<image files>."
         )
-    files = [
-        (label, file)
-        for label, class_dir in enumerate(class_dirs)
-        for file in sorted(class_dir.rglob("*"))
-        if file.is_file() and file.suffix.lower() in IMAGE_EXTENSIONS
-    ]
+    if not listing.files:
+        raise SourceMissingError(
+            f"Image folder {root} has no image files ({', '.join(READABLE_EXTENSIONS)}); "
+            f"left out: {skipped_counts(listing.skipped)}."
+        )
     bar = None
-    if len(files) >= FOLDER_PROGRESS_FROM:
+    if len(listing.files) >= FOLDER_PROGRESS_FROM:
         import keras  # only here: reading Fashion-MNIST or a small folder need not load it
 
-        bar = keras.utils.Progbar(len(files), verbose=1 if sys.stdout.isatty() else 2, unit_name="file")
-    images, labels, ids, skipped = [], [], [], []
-    for done, (label, file) in enumerate(files, 1):
-        if bar is not None and (done % 500 == 0 or done == len(files)):
+        bar = keras.utils.Progbar(
+            len(listing.files), verbose=1 if sys.stdout.isatty() else 2, unit_name="file"
+        )
+    images, labels, ids, unreadable, mismatched = [], [], [], [], []
+    for done, (relative, label) in enumerate(listing.files, 1):
+        if bar is not None and (done % 500 == 0 or done == len(listing.files)):
             bar.update(done)
-        relative = file.relative_to(root).as_posix()
         try:
-            images.append(_decode_image(file, color_mode, image_size))
-        except Exception as error:  # PIL raises many types for bad files
-            skipped.append(SkippedFile(relative, str(error) or type(error).__name__))
+            pixels, mismatch = read_image(root / relative, color_mode, image_size, max_pixels)
+        except UnusableFile as error:
+            unreadable.append(SkippedFile(relative, error.reason, error.detail))
             continue
+        if mismatch:
+            mismatched.append(relative)
+        images.append(pixels)
         labels.append(label)
         ids.append(relative)
-    total = len(images) + len(skipped)
-    if total == 0:
-        raise SourceMissingError(f"Image folder {root} has no image files ({', '.join(IMAGE_EXTENSIONS)}).")
+    skipped = (*listing.skipped, *unreadable)
     if skipped:
-        listing = "; ".join(f"{s.path} ({s.reason})" for s in skipped[:20])
+        listing_text = "; ".join(
+            f"{s.path} ({s.reason}{': ' + s.detail if s.detail else ''})" for s in skipped[:20]
+        )
         more = f"; and {len(skipped) - 20} more" if len(skipped) > 20 else ""
-        message = f"Skipped {len(skipped)} of {total} files in {root} that could not be read: {listing}{more}"
-        if len(skipped) > max_corrupt_fraction * total:
+        counts = {reason: count for reason, count in skipped_counts(skipped).items() if count}
+        message = f"Left out {len(skipped)} files in {root} {counts}: {listing_text}{more}"
+        if len(unreadable) > max_corrupt_fraction * len(listing.files):
             raise SourceCorruptError(
-                f"{message}. That is more than max_corrupt_fraction={max_corrupt_fraction}."
+                f"{message}. {len(unreadable)} of {len(listing.files)} image files could not be used, more "
+                f"than max_corrupt_fraction={max_corrupt_fraction}."
             )
         warnings.warn(message, stacklevel=2)
+    if not images:
+        raise SourceMissingError(f"Image folder {root} has no readable image.")
     shapes = {image.shape for image in images}
     if len(shapes) > 1:
         raise ValueError(
-            f"Images in {root} have different sizes {sorted(shapes)[:5]}; pass image_size=(height, width)."
+            f"Images in {root} have different sizes {sorted(shapes)[:5]}: give one size to resize them to, "
+            "--image-size HxW on the command line (image_size=(height, width) in Python)."
         )
     source = ImageSource(
         f"folder:{root}",
         np.stack(images),
         np.array(labels, dtype=np.int64),
         np.array(ids),
-        tuple(d.name for d in class_dirs),
+        listing.class_names,
     )
-    object.__setattr__(source, "skipped", tuple(skipped))
+    object.__setattr__(source, "skipped", skipped)
+    object.__setattr__(source, "skipped_counts", skipped_counts(skipped))
+    object.__setattr__(source, "extension_mismatches", tuple(mismatched))
     return source
 
 
@@ -454,14 +463,32 @@ def image_folder(
 
 
 def load_source(
-    spec: str, split: str = "all", data_dir: str | None = None, download: bool = False
+    spec: str,
+    split: str = "all",
+    data_dir: str | None = None,
+    download: bool = False,
+    image_size: tuple[int, int] | None = None,
+    color_mode: str | None = None,
 ) -> ImageSource:
     """A source from the string a user types on the command line.
 
     - "fashion_mnist": the offline Debian files (`split` "train", "test" or "all").
     - "tfds:<name>": a tfds dataset (`split` "all" means every split tfds has).
     - "folder:<path>": an image folder (`split` is ignored).
+
+    `image_size` (height, width) and `color_mode` ("rgb" or "grayscale")
+    resize and convert every image (bilinear, antialiased; greyscale is
+    ITU-R 601-2 luma), for any form; None keeps what the source has (a
+    folder's images must then all have one size; its colour mode defaults
+    to RGB).
     """
+    if spec.startswith("folder:"):
+        return image_folder(spec[len("folder:") :], image_size=image_size, color_mode=color_mode or "rgb")
+    source = _load_in_memory_source(spec, split, data_dir, download)
+    return source.replace(images=conform(source.images, image_size, color_mode))
+
+
+def _load_in_memory_source(spec: str, split: str, data_dir: str | None, download: bool) -> ImageSource:
     if spec == "fashion_mnist":
         return fashion_mnist(split, data_dir=data_dir)
     if spec.startswith("tfds:"):
@@ -477,8 +504,6 @@ def load_source(
         return ImageSource.concatenate(
             [tfds_source(name, s, data_dir=data_dir, download=download) for s in splits], spec
         )
-    if spec.startswith("folder:"):
-        return image_folder(spec[len("folder:") :])
     raise ValueError(
         "Unknown source. Expected 'fashion_mnist', 'tfds:<name>' or 'folder:<path>'. "
         f"Received: source={spec!r}"

@@ -551,6 +551,13 @@ def summary_text(
         for name, s in label_scores.items()
     ]
     lines = [f"# {title}", "", f"Data: {data.description}.", "", "```", data.split.report(), "```", ""]
+    for spec, report in data.files.items():
+        left_out = ", ".join(f"{count} {reason}" for reason, count in report["left_out"].items() if count)
+        lines += [
+            f"Files of `{spec}` left out: {left_out or 'none'}; read although their extension names another "
+            f"format: {report['extension_mismatches']}.",
+            "",
+        ]
     lines += [final.to_markdown(), ""]
     if curve is not None:
         lines += [f"**Would more data help?** {curve['advice']}", ""]

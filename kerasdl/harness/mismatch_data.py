@@ -38,6 +38,7 @@ from kerasdl.diagnostics.images import labelled_rows
 from kerasdl.diagnostics.label_issues import inject_label_noise
 from kerasdl.harness import cli
 from pipelines.datasets import to_dataset
+from pipelines.image_files import COLOR_MODES, parse_image_size
 from pipelines.normalize import Standardizer
 from pipelines.sources import ImageSource, load_source
 from pipelines.splits import MismatchedSplit, mismatched_split, split_by_hash
@@ -69,6 +70,21 @@ def add_data_flags(parser: argparse.ArgumentParser, train_eval_size: int = 10_00
         help="the distribution that matters, in the same forms as --source: then --source is A, B is taken "
         "as it is (classes matched by name; both of one image size) and --b-fraction and "
         "--synthesis-strength do not apply",
+    )
+    data.add_argument(
+        "--image-size",
+        type=_image_size,
+        default=None,
+        metavar="HxW",
+        help="resize every image of both sources to H x W pixels (bilinear, antialiased), e.g. 96x96; "
+        "needed for a folder of mixed sizes (default: keep the size)",
+    )
+    data.add_argument(
+        "--color-mode",
+        choices=COLOR_MODES,
+        default=None,
+        help="convert every image to 3-channel RGB or 1-channel grayscale (ITU-R 601-2 luma); "
+        "default: the source's own (RGB for a folder)",
     )
     cli.add_data_dir_flag(data, help="folder of the Fashion-MNIST IDX files, or tfds' data_dir")
     data.add_argument("--download", action="store_true", help="allow tfds to download the dataset (network)")
@@ -118,6 +134,17 @@ def add_data_flags(parser: argparse.ArgumentParser, train_eval_size: int = 10_00
     )
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    try:
+        return parse_image_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _image_options(args: argparse.Namespace) -> dict:
+    return {"image_size": getattr(args, "image_size", None), "color_mode": getattr(args, "color_mode", None)}
+
+
 def check_data_flags(args: argparse.Namespace) -> None:
     """`cli.fail`s with one line on a data flag out of range."""
     cli.check_fractions(args, *FRACTION_FLAGS, "inject_label_noise")
@@ -140,6 +167,8 @@ class MismatchData:
         description: one line saying where the data come from.
         b_synthesized: whether B was made by the phone camera (no --source-b).
         a_synthesized: whether part of A was (--synthesize-train).
+        files: source spec -> files of that folder left out by reason, and
+            files read despite their extension (`file_report`); folders only.
     """
 
     split: MismatchedSplit
@@ -152,6 +181,7 @@ class MismatchData:
     description: str = ""
     b_synthesized: bool = True
     a_synthesized: bool = False
+    files: dict = field(default_factory=dict)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -202,6 +232,7 @@ class MismatchData:
             "preprocessing": self.preprocessing,
             "standardizer": None if self.standardizer is None else self.standardizer.to_config(),
             "flipped": {name: int(mask.sum()) for name, mask in self.flipped.items()},
+            "files": self.files,
         }
         if self.b_synthesized or self.a_synthesized:
             document["camera"] = camera_config(PhoneCamera())
@@ -218,7 +249,8 @@ def align_classes(source_a: ImageSource, source_b: ImageSource) -> ImageSource:
     if source_a.image_shape != source_b.image_shape:
         raise ValueError(
             f"Sources A and B must have images of one shape: A ({source_a.name}) has {source_a.image_shape}, "
-            f"B ({source_b.name}) has {source_b.image_shape}. Resize one of them."
+            f"B ({source_b.name}) has {source_b.image_shape}. Give both one size and colour mode: "
+            "--image-size HxW and --color-mode rgb or grayscale."
         )
     if source_a.class_names == source_b.class_names:
         return source_b
@@ -233,9 +265,21 @@ def align_classes(source_a: ImageSource, source_b: ImageSource) -> ImageSource:
     return source_b.replace(labels=order[source_b.labels], class_names=source_a.class_names)
 
 
-def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource]:
-    """Source A and source B, from disjoint examples, with `--synthesize-train` applied to A."""
-    pool = load_source(args.source, data_dir=args.data_dir, download=args.download)
+def file_report(source: ImageSource) -> dict | None:
+    """A folder source's files left out (by reason) and read despite their extension; None otherwise."""
+    counts = getattr(source, "skipped_counts", None)
+    if counts is None:
+        return None
+    return {"left_out": counts, "extension_mismatches": len(getattr(source, "extension_mismatches", ()))}
+
+
+def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource, dict]:
+    """Source A and source B, from disjoint examples, with `--synthesize-train` applied to A.
+
+    Also returns {source spec: `file_report`} for the sources read from folders.
+    """
+    pool = load_source(args.source, data_dir=args.data_dir, download=args.download, **_image_options(args))
+    files = {args.source: file_report(pool)}
     if args.limit:
         pool = hash_subset(pool, args.limit, salt=f"limit/{args.seed}")
     if args.source_b is None:
@@ -244,7 +288,10 @@ def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource]:
         )
         source_a, source_b = roles["A"], phone_camera(roles["B"], args.synthesis_strength, seed=args.seed)
     else:
-        source_b = load_source(args.source_b, data_dir=args.data_dir, download=args.download)
+        source_b = load_source(
+            args.source_b, data_dir=args.data_dir, download=args.download, **_image_options(args)
+        )
+        files[args.source_b] = file_report(source_b)
         if args.limit:
             source_b = hash_subset(source_b, args.limit, salt=f"limit/{args.seed}")
         source_a, source_b = pool, align_classes(pool, source_b)
@@ -256,7 +303,7 @@ def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource]:
         )
         synthesized = phone_camera(parts["synth"], args.synthesis_strength, seed=args.seed + 1)
         source_a = ImageSource.concatenate([parts["clean"], synthesized], "A+synthesized")
-    return source_a, source_b
+    return source_a, source_b, {spec: report for spec, report in files.items() if report is not None}
 
 
 def _flip_labels(split: MismatchedSplit, share: float, seed: int) -> tuple[MismatchedSplit, dict]:
@@ -291,7 +338,7 @@ def mismatch_data(args: argparse.Namespace) -> MismatchData:
             the data cannot be had or do not fit together; the message says
             why (wrap the call in `cli.load_or_fail` for a one-line error).
     """
-    source_a, source_b = make_sources(args)
+    source_a, source_b, files = make_sources(args)
     split = mismatched_split(
         source_a, source_b, args.b_train_share, args.train_dev_fraction, salt=f"mismatch/{args.seed}"
     )
@@ -321,6 +368,7 @@ def mismatch_data(args: argparse.Namespace) -> MismatchData:
         description=description,
         b_synthesized=args.source_b is None,
         a_synthesized=args.synthesize_train > 0,
+        files=files,
     )
 
 

@@ -111,14 +111,17 @@ def write_folder(root, corrupt: bool = True):
 class TestImageFolder:
     def test_reads_classes_and_skips_corrupt_files_by_name(self, tmp_path):
         write_folder(tmp_path)
-        with pytest.warns(UserWarning, match="Skipped 3 of 13 files") as caught:
+        with pytest.warns(UserWarning, match="Left out 2 files") as caught:
             source = image_folder(tmp_path, max_corrupt_fraction=0.5)
         message = str(caught[0].message)
-        for name in ("cat/empty.jpg", "dog/truncated.jpg", "dog/png_named.jpg"):
+        for name in ("cat/empty.jpg", "dog/truncated.jpg"):
             assert name in message
-        assert len(source) == 10 and source.class_names == ("cat", "dog")
-        np.testing.assert_array_equal(np.bincount(source.labels), [5, 5])
-        assert {s.path for s in source.skipped} == {"cat/empty.jpg", "dog/truncated.jpg", "dog/png_named.jpg"}
+        # A PNG named .jpg is read by its content, and counted as such.
+        assert len(source) == 11 and source.class_names == ("cat", "dog")
+        assert source.extension_mismatches == ("dog/png_named.jpg",)
+        np.testing.assert_array_equal(np.bincount(source.labels), [5, 6])
+        assert {s.path for s in source.skipped} == {"cat/empty.jpg", "dog/truncated.jpg"}
+        assert source.skipped_counts["unreadable"] == 2 and sum(source.skipped_counts.values()) == 2
 
     def test_too_many_corrupt_files_is_an_error(self, tmp_path):
         write_folder(tmp_path)

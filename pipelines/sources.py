@@ -200,7 +200,8 @@ def data_home() -> Path:
 
     `$KERASDL_DATA_DIR`, or `~/.cache/kerasdl`: `gensim-4.3.3/` holds the
     Google analogy set and word-similarity ratings, `vader-3.3.2/` the
-    human-rated sentiment texts. `make data` fills it.
+    human-rated sentiment texts, `scikit-image-0.25.2/` the sample photos
+    and textures of style transfer. `make data` fills it.
     """
     return Path(os.environ.get("KERASDL_DATA_DIR") or Path.home() / ".cache" / "kerasdl")
 

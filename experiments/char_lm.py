@@ -36,7 +36,7 @@ temperatures 0.5 and 1.0 (`kerasdl.nn.sampling`: each sampled character is
 fed back as the next input, until <EOS>).
 
 Run:
-    python -m experiments.char_lm                   # default profile, ~3 min of training on 2 cores
+    python -m experiments.char_lm                   # default profile, under 3 min of training on 2 cores
     python -m experiments.char_lm --cell rnn        # the basic RNN cell instead of the LSTM
     python -m experiments.char_lm --clip-norm 0     # no clipping at the default learning rate
     python -m experiments.char_lm --cell gru --clip-value 5      # the GRU, clipped as in the assignment
@@ -126,7 +126,9 @@ def build_parser():
     model.add_argument("--units", type=int, default=128, help="n_a, the hidden state size of each layer")
     model.add_argument("--embedding-size", type=int, default=32, help="size of each character's embedding")
     train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, default=6, help="epochs of --steps-per-epoch batches each")
+    # 4 epochs reach nanoGPT's CPU anchor (validation loss <= 1.88 nats/char) within 3 minutes of training on
+    # 2 CPU cores; more epochs lower the loss further. Chosen on the validation split, as every default here.
+    train.add_argument("--epochs", type=int, default=4, help="epochs of --steps-per-epoch batches each")
     train.add_argument(
         "--steps-per-epoch",
         type=int,

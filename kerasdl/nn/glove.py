@@ -30,6 +30,9 @@ steps once for all its entries, and AdaGrad's step (learning rate times
 the gradient over the root of its squared sums) is about as long for the
 sum of many entries' gradients as for one, so batched training needs a
 larger rate to move as far per epoch (`paper_optimizer(learning_rate)`).
+That rate has to be chosen for each batch size and profile, on a measure
+other than the one reported: `experiments.embeddings` chose its default
+on WordSim-353, not on the analogies (benchmarks/glove_learning_rate.py).
 Initialisation as in glove.c: every weight uniform in [-0.5/d, 0.5/d].
 
 `kerasdl.scratch.glove` is the NumPy oracle (tests/kerasdl/nn/test_glove.py).

@@ -17,7 +17,9 @@ also reads the archive *before* Keras does and accepts only an allowlist:
 - every record of `config.json` names a class on `KERAS_OBJECTS` (the
   Keras layers, models, optimizers, schedules, losses, metrics,
   initializers, regularizers, constraints and dtype policies our models
-  use) or on `KERASDL_OBJECTS` (kerasdl's classes registered with
+  use), on `KERAS_OPERATIONS` (the tensor operations that compute masks,
+  recorded by models that mask their input) or on `KERASDL_OBJECTS`
+  (kerasdl's classes registered with
   `keras.saving.register_keras_serializable(package="kerasdl")`); a
   `function` record must name a Keras activation, loss or metric on
   `KERAS_FUNCTIONS`. Anything else is refused: a `Lambda` or `TFSMLayer`
@@ -90,6 +92,7 @@ KERAS_OBJECTS = frozenset().union(
         Rescaling Normalization Resizing CenterCrop
         RandomFlip RandomRotation RandomZoom RandomTranslation RandomCrop RandomContrast RandomBrightness
         RNN SimpleRNN GRU LSTM SimpleRNNCell GRUCell LSTMCell StackedRNNCells Bidirectional TimeDistributed
+        Masking
         """,
     ),
     _names(
@@ -146,6 +149,19 @@ KERAS_OBJECTS = frozenset().union(
     ),
     _names("keras.regularizers", "L1 L2 L1L2 OrthogonalRegularizer"),
     _names("keras.constraints", "MaxNorm MinMaxNorm NonNeg UnitNorm"),
+)
+
+# Tensor operations a model file may name. A functional model records the mask a layer computes from its
+# symbolic inputs as operation nodes of its graph (Keras 3 builds masks with `keras.ops`), so a model that
+# masks its input cannot be saved without them: `Embedding(mask_zero=True)` records `not_equal(ids, 0)`,
+# `Masking` `any(not_equal(x, value), axis=-1)`, and merging masked inputs (Add, Concatenate, ...)
+# `logical_or`, `concatenate`, `expand_dims`, `zeros_like` and `ones_like`. These are safe to rebuild: each
+# class's config holds only its name and plain arguments (axis, keepdims, a dtype name), `from_config`
+# passes them to the constructor, and `call` is one fixed `keras.ops` function of its tensor inputs; none
+# takes a callable, reads a file or imports anything. Operations that take functions (`cond`, `map`,
+# `scan`, `while_loop`, ...) stay refused.
+KERAS_OPERATIONS = _names(
+    "keras.src.ops.numpy", "NotEqual Any LogicalOr Concatenate ExpandDims ZerosLike OnesLike"
 )
 
 # Keras functions a `function` record may name (a loss or an activation passed as a function).
@@ -213,6 +229,8 @@ KERASDL_OBJECTS = frozenset().union(
     _names("kerasdl.nn.detection.yolo", "YoloLoss"),
     _names("kerasdl.nn.detection.localization", "LocalizationHead LocalizationLoss"),
     _names("kerasdl.nn.triplet", "TripletLoss"),
+    _names("kerasdl.nn.siamese", "SiameseHead"),
+    _names("kerasdl.nn.style", "VGGPreprocess ClipToUnitInterval"),
     _names("kerasdl.nn.word2vec", "NegativeSampler SkipGram"),
     _names("kerasdl.nn.glove", "GloVe GloVeLoss"),
     _names("kerasdl.training.loop", "CustomStepModel"),
@@ -427,7 +445,12 @@ def _check_record(record: dict, place: str) -> str | None:
             f"The model file names the custom object {registered!r} (class {qualified!r}, at {place}); "
             f"only Keras' objects and kerasdl's registered ones are loaded."
         )
-    allowlist = "KERASDL_OBJECTS" if package == "kerasdl" else "KERAS_OBJECTS"
+    if package == "kerasdl":
+        allowlist = "KERASDL_OBJECTS"
+    elif module.startswith("keras.src.ops."):
+        allowlist = "KERAS_OPERATIONS"
+    else:
+        allowlist = "KERAS_OBJECTS"
     if qualified not in globals()[allowlist]:
         raise UntrustedModelError(
             f"The model file names the class {qualified!r} (at {place}), which is not on kerasdl's "

@@ -9,6 +9,7 @@ import pkgutil
 import re
 import stat
 import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from keras.src.saving import serialization_lib
 import kerasdl
 from kerasdl.evaluation.ensemble import Ensemble
 from kerasdl.evaluation.multicrop import MultiCropClassifier
-from kerasdl.nn import blocks, initializers, losses, optimizers, regularizers, schedules
+from kerasdl.nn import blocks, cells, initializers, losses, optimizers, regularizers, schedules
 from kerasdl.nn.layers import BatchNorm, InvertedDropout, Softmax
 from kerasdl.nn.layers import Dense as LessonDense
 from kerasdl.training import saving
@@ -509,3 +510,190 @@ class TestLegitimateModels:
             os.umask(previous)
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
         assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+# -- models that mask their input ----------------------------------------------------------------------
+
+VOCABULARY = 12
+
+
+def masked_keras_lstm():
+    """Embedding(mask_zero=True) -> keras.layers.LSTM: the mask is a recorded not_equal(ids, 0) node."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCABULARY, 4, mask_zero=True)(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.LSTM(3)(x)), name="masked_lstm")
+
+
+def masked_kerasdl_cells():
+    """kerasdl's three cells under keras.layers.RNN, stacked, on a masked embedding."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCABULARY, 4, mask_zero=True)(inputs)
+    x = keras.layers.RNN(cells.SimpleRNNCell(3), return_sequences=True)(x)
+    x = keras.layers.RNN(cells.GRUCell(3, relevance_gate=False), return_sequences=True)(x)
+    x = keras.layers.RNN(cells.GRUCell(3), return_sequences=True)(x)
+    x = keras.layers.RNN(cells.LSTMCell(3))(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(x), name="kerasdl_cells")
+
+
+def masked_bidirectional():
+    """A deep bidirectional RNN: kerasdl's LSTM cell, then Keras' GRU, both ways over a masked input."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCABULARY, 4, mask_zero=True)(inputs)
+    x = keras.layers.Bidirectional(keras.layers.RNN(cells.LSTMCell(3), return_sequences=True))(x)
+    x = keras.layers.Bidirectional(keras.layers.GRU(3))(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(x), name="bidirectional")
+
+
+def merged_masks():
+    """Masks merged by Add, then joined in time to an unmasked prefix (logical_or, concatenate, ...)."""
+    keras.utils.set_random_seed(0)
+    words = keras.Input((None,), dtype="int32", name="words")
+    tags = keras.Input((None,), dtype="int32", name="tags")
+    prefix = keras.Input((None,), dtype="int32", name="prefix")
+    added = keras.layers.Add()(
+        [keras.layers.Embedding(VOCABULARY, 4, mask_zero=True)(words),
+         keras.layers.Embedding(VOCABULARY, 4, mask_zero=True)(tags)]
+    )  # fmt: skip
+    x = keras.layers.Concatenate(axis=1)([keras.layers.Embedding(VOCABULARY, 4)(prefix), added])
+    return keras.Model([words, tags, prefix], keras.layers.Dense(2)(keras.layers.LSTM(3)(x)), name="merged")
+
+
+def masking_layer():
+    """keras.layers.Masking on float features (here: ids as floats) -> GRU: any(not_equal(x, 0), axis=-1)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None,), dtype="int32")
+    features = keras.layers.Reshape((-1, 1))(inputs)
+    x = keras.layers.GRU(3)(keras.layers.Masking(0.0)(features))
+    return keras.Model(inputs, keras.layers.Dense(2)(x), name="masking")
+
+
+def sentiment_model(name):
+    """experiments.sentiment's own build_model (average or LSTM), with small sizes and vocabulary."""
+    from experiments import sentiment
+
+    keras.utils.set_random_seed(0)
+    args = sentiment.build_parser().parse_args(["--units", "4", "--embedding-size", "4"])
+    data = types.SimpleNamespace(
+        class_names=("negative", "positive"),
+        pretrained=None,
+        vocabulary=types.SimpleNamespace(size=VOCABULARY),
+    )
+    return sentiment.build_model(name, args, data)
+
+
+def date_translator(encoder_cell):
+    """experiments.dates' translator: masked embedding -> Bi-LSTM encoder -> kerasdl's attention decoder."""
+    from experiments import dates
+
+    keras.utils.set_random_seed(0)
+    flags = "--encoder-units 4 --decoder-units 4 --attention-units 3 --embedding-size 4 --encoder-cell"
+    args = dates.build_parser().parse_args([*flags.split(), encoder_cell])
+    return dates.build_model(args, VOCABULARY, VOCABULARY)
+
+
+MASKED_MODELS = {
+    "Embedding(mask_zero) -> LSTM": masked_keras_lstm,
+    "kerasdl cells": masked_kerasdl_cells,
+    "Bidirectional": masked_bidirectional,
+    "merged masks": merged_masks,
+    "Masking": masking_layer,
+    "sentiment average": lambda: sentiment_model("average"),
+    "sentiment lstm": lambda: sentiment_model("lstm"),
+    "date translator": lambda: date_translator("kerasdl"),
+}
+
+
+def padded_ids(rows, width, seed=0):
+    """Token ids 1..VOCABULARY-1 of varied lengths, padded with 0 on the right to `width`."""
+    rng = np.random.default_rng(seed)
+    ids = np.zeros((rows, width), "int32")
+    for row, length in enumerate(rng.integers(1, min(width, 5) + 1, size=rows)):
+        ids[row, :length] = rng.integers(1, VOCABULARY, size=length)
+    return ids
+
+
+def model_inputs(model, width):
+    """Inputs for every input of `model`: padded ids of width `width`, and width 4 for y<t-1> and prefixes."""
+    by_name = {"previous_tokens": padded_ids(5, 4, seed=1), "prefix": padded_ids(5, 4, seed=2)}
+    names = [tensor.name for tensor in model.inputs]
+    inputs = [by_name.get(name, padded_ids(5, width, seed=index)) for index, name in enumerate(names)]
+    return inputs if len(inputs) > 1 else inputs[0]
+
+
+def more_padding(inputs, steps=3):
+    """The padded id inputs (width 7) with `steps` more zeros on the right; y<t-1> and prefixes unchanged."""
+    if isinstance(inputs, list):
+        return [more_padding(x, steps) for x in inputs]
+    return np.pad(inputs, [(0, 0), (0, steps)]) if inputs.shape[1] == 7 else inputs
+
+
+def predict(model, inputs):
+    """The model called eagerly (no tf.function to trace for each model and input width)."""
+    return keras.ops.convert_to_numpy(model(inputs, training=False))
+
+
+def recorded_operations(path):
+    """The `keras.src.ops` classes a saved model's config names."""
+    records = []
+    saving._walk(saving.read_model_config(path), "", records, [])
+    return {
+        f"{record['module']}.{record['class_name']}"
+        for _, record in records
+        if str(record.get("module")).startswith("keras.src.ops")
+    }
+
+
+@pytest.fixture(scope="module")
+def saved_masked_models(tmp_path_factory):
+    """Each masked model, its predictions on padded inputs, and its `.keras` file."""
+    folder = tmp_path_factory.mktemp("masked")
+    saved = {}
+    for index, (name, build) in enumerate(MASKED_MODELS.items()):
+        model = build()
+        if model.compiled:  # the optimizer's slots exist, so they are saved and restored too
+            model.optimizer.build(model.trainable_variables)
+        inputs = model_inputs(model, width=7)
+        saved[name] = (model, inputs, save_model(model, folder / f"model_{index}.keras"))
+    return saved
+
+
+class TestMaskedModels:
+    @pytest.mark.parametrize("name", MASKED_MODELS)
+    def test_reloads_through_the_safe_loader_and_predicts_the_same(self, saved_masked_models, name):
+        model, inputs, path = saved_masked_models[name]
+        loaded = load_model(path)
+        np.testing.assert_allclose(predict(loaded, inputs), predict(model, inputs), rtol=1e-6, atol=1e-7)
+        # The reloaded mask still works: three more padding steps change nothing.
+        np.testing.assert_allclose(predict(loaded, more_padding(inputs)), predict(loaded, inputs), atol=1e-6)
+
+    def test_every_allowed_operation_is_one_these_models_record(self, saved_masked_models):
+        recorded = set().union(*(recorded_operations(path) for _, _, path in saved_masked_models.values()))
+        assert recorded == saving.KERAS_OPERATIONS
+
+    def test_allowed_operations_are_plain_keras_operations(self):
+        for name in saving.KERAS_OPERATIONS:
+            module, class_name = name.rsplit(".", 1)
+            operation = getattr(importlib.import_module(module), class_name)
+            assert issubclass(operation, keras.Operation) and not issubclass(operation, keras.layers.Layer)
+            assert operation.__module__ == module
+
+    @pytest.mark.parametrize("operation", ["Map", "Cond", "Scan", "WhileLoop"])
+    def test_an_operation_off_the_list_is_refused(
+        self, saved_masked_models, tmp_path, operation, monkeypatch
+    ):
+        def to_operation(config):
+            layers = config["config"]["layers"]
+            (record,) = [layer for layer in layers if layer["class_name"] == "NotEqual"]
+            record.update(module="keras.src.ops.core", class_name=operation, registered_name=operation)
+
+        _, _, path = saved_masked_models["Embedding(mask_zero) -> LSTM"]
+        crafted_file = rewrite_config(path, tmp_path / "crafted.keras", to_operation)
+        monkeypatch.setattr(keras.saving, "load_model", pytest.fail)
+        refusal = (
+            rf"class 'keras.src.ops.core.{operation}' .*allowlist kerasdl.training.saving.KERAS_OPERATIONS"
+        )
+        with pytest.raises(UntrustedModelError, match=refusal):
+            load_model(crafted_file)

@@ -49,12 +49,12 @@ normalization, blames the search when P(y*|x) is higher and the model
 otherwise, for greedy decoding and for the chosen beam.
 
 Run:
-    python -m experiments.dates                            # default profile, a few minutes on 2 cores
-    python -m experiments.dates --direction iso_to_human   # the reverse task, outputs of varying length
-    python -m experiments.dates --locales en_US,fr_FR,de_DE --other-locales es_ES,it_IT
-    python -m experiments.dates --no-teacher-forcing       # the course's decoder
-    python -m experiments.dates --epochs 20 --resume       # extend an interrupted run
-    tensorboard --logdir logs/dates
+    python -m experiments.date_translation                           # default profile
+    python -m experiments.date_translation --direction iso_to_human  # the reverse task (ISO -> spelled out)
+    python -m experiments.date_translation --locales en_US,fr_FR,de_DE --other-locales es_ES,it_IT
+    python -m experiments.date_translation --no-teacher-forcing      # the course's decoder
+    python -m experiments.date_translation --epochs 20 --resume      # extend an interrupted run
+    tensorboard --logdir logs/date_translation
 
 In TensorBoard: Scalars "error" overlays `model/train` (a fixed sample of
 training examples) and `model/dev`: 1 - greedy exact match, per epoch;
@@ -109,7 +109,8 @@ from pipelines.dates import (
     translation_dataset,
 )
 
-EXPERIMENT = "dates"
+EXPERIMENT = "date_translation"
+DEFAULT_OTHER_LOCALES = "fr_FR,de_DE"  # never trained on: how far the model carries to other languages
 DECODE_CHUNK = 500  # examples decoded at a time (beam search holds B rows for each)
 BLEU_TOKENS = "char"  # outputs of three or four words have few or no word 4-grams: score characters
 SAFE_TO_CHANGE = {"epochs"}  # a longer training of the same model on the same data
@@ -135,8 +136,9 @@ def build_parser():
     data.add_argument("--locales", default="en_US", help="comma-separated Babel locales of the training data")
     data.add_argument(
         "--other-locales",
-        default="fr_FR,de_DE",
-        help="comma-separated locales the test dates are also written in, never trained on ('' for none)",
+        default=None,
+        help="comma-separated locales the test dates are also written in, never trained on ('' for none; "
+        f"default: {DEFAULT_OTHER_LOCALES} for human_to_iso, none for iso_to_human)",
     )
     data.add_argument(
         "--reverse-style", choices=REVERSE_STYLES, default="long", help="Babel style of iso_to_human targets"
@@ -232,12 +234,14 @@ def check_flags(args) -> Settings:
         fail(f"--decay-base must be in (0, 1]; received {args.decay_base}")
     try:
         locales = check_locales(loc.strip() for loc in args.locales.split(",") if loc.strip())
+        if args.other_locales is None:
+            args.other_locales = DEFAULT_OTHER_LOCALES if args.direction == "human_to_iso" else ""
         others = [loc.strip() for loc in args.other_locales.split(",") if loc.strip()]
         other_locales = check_locales(others) if others else ()
     except ValueError as error:
         fail(f"--locales/--other-locales: {error}")
     if args.direction == "iso_to_human" and (len(locales) != 1 or other_locales):
-        fail("--direction iso_to_human writes dates in one locale: give one --locales and --other-locales ''")
+        fail("--direction iso_to_human writes dates in one locale: give one --locales and no --other-locales")
     widths = _numbers(args.beam_widths, int, "--beam-widths", lambda v: v >= 1)
     alphas = _numbers(args.alphas, float, "--alphas", lambda v: math.isfinite(v) and v >= 0)
     default = COURSE_EXAMPLES if args.direction == "human_to_iso" else REVERSE_EXAMPLES

@@ -67,6 +67,7 @@ from kerasdl.harness.curves import CurveLog, EpochCurves
 from kerasdl.harness.run import Run, start_run
 from kerasdl.nn.detection.anchors import kmeans_anchors, mean_best_iou
 from kerasdl.nn.detection.yolo import FORMS, YoloLoss, detect, encode_targets
+from kerasdl.training.distribute import make_strategy
 from pipelines.datasets import shuffled_batches
 from pipelines.detection import DetectionSet, detection_canvases, item_pool, tfds_detection
 
@@ -487,10 +488,11 @@ def main(argv=None) -> int:
                                 "dropped": data.dropped})  # fmt: skip
     train = data.splits["train"]
     keras.utils.set_random_seed(args.seed)
-    model = build_model(args, train.data.images.shape[-1], train.data.num_classes)
     loss = YoloLoss(data.anchors, args.lambda_coord, args.lambda_noobj, args.sqrt_sizes, form=args.loss)
-    # XLA (jit_compile) makes these small convolutions slower on a 2-core CPU (kerasdl.nn.recipes).
-    model.compile(keras.optimizers.Adam(learning_rate(args, len(train.data))), loss, jit_compile=False)
+    with make_strategy(args.strategy, batch_size=args.batch_size).scope():
+        model = build_model(args, train.data.images.shape[-1], train.data.num_classes)
+        # XLA (jit_compile) makes these small convolutions slower on a 2-core CPU (kerasdl.nn.recipes).
+        model.compile(keras.optimizers.Adam(learning_rate(args, len(train.data))), loss, jit_compile=False)
     evaluator = DetectionEvaluator(model, loss, data.anchors, args)
     size = min(args.train_eval_size, len(train.data))
     train_eval = Split("train", train.data.take(np.arange(size)), train.targets[:size])

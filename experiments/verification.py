@@ -90,6 +90,7 @@ from kerasdl.harness.run import Run, start_run
 from kerasdl.harness.variants import train_variants
 from kerasdl.nn.siamese import FORMS, SiameseHead
 from kerasdl.nn.triplet import TripletLoss, pairwise_distances, triplet_loss
+from kerasdl.training.distribute import make_strategy
 from kerasdl.training.saving import load_model, save_model
 from pipelines.datasets import shuffled_batches
 from pipelines.sources import FASHION_MNIST_CLASSES, fashion_mnist
@@ -354,10 +355,11 @@ def pixel_baseline(data: dict[str, Split]) -> dict:
 def train_variant(run: Run, mining: str, data: dict[str, Split], args) -> dict:
     """Trains one encoder (curves, backup), saves it as models/<mining>.keras, scores it on unseen test."""
     keras.utils.set_random_seed(args.seed)  # every variant: the same initial weights and batches
-    encoder = build_encoder(args)
-    encoder.compile(
-        keras.optimizers.Adam(args.learning_rate), triplet_loss_for(mining, args), jit_compile=False
-    )
+    with make_strategy(args.strategy, batch_size=args.batch_size).scope():
+        encoder = build_encoder(args)
+        encoder.compile(
+            keras.optimizers.Adam(args.learning_rate), triplet_loss_for(mining, args), jit_compile=False
+        )
     evaluator = EncoderEvaluator(encoder, args.margin)
     curves = EpochCurves(
         run.curves,
@@ -396,8 +398,11 @@ def train_head(run: Run, form: str, data: dict[str, Split], args) -> dict:
     encodings = encode(encoder, train.images)
     keras.utils.set_random_seed(args.seed)
     first, second = keras.Input((args.embedding_size,)), keras.Input((args.embedding_size,))
-    head = keras.Model([first, second], SiameseHead(form, name="head")([first, second]), name=f"head_{form}")
-    head.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    with make_strategy(args.strategy).scope():
+        head = keras.Model(
+            [first, second], SiameseHead(form, name="head")([first, second]), name=f"head_{form}"
+        )
+        head.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
     history = head.fit(
         [encodings[pairs.first], encodings[pairs.second]],
         pairs.same.astype("float32"),

@@ -1,4 +1,4 @@
-"""experiments.dates: a tiny run writes its metrics, curves, maps and tables; it survives kills; bad flags.
+"""experiments.date_translation: a tiny run writes metrics, curves, maps, tables; survives kills; bad flags.
 
 The tiny runs are real subprocesses on a few hundred generated dates with a small model (seconds of
 training, most of the time goes to tracing). The stop/resume test kills a run mid-epoch and again as
@@ -11,7 +11,7 @@ import signal
 import keras
 import pytest
 
-from experiments import dates
+from experiments import date_translation
 from kerasdl.diagnostics.beam_error_analysis import analyse_beam_errors
 from kerasdl.harness.run import FINISHED
 from pipelines.dates import translation_dataset
@@ -42,7 +42,7 @@ METRICS = {
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    return uninterrupted_run("dates", tmp_path_factory.mktemp("tiny"), *TINY)
+    return uninterrupted_run("date_translation", tmp_path_factory.mktemp("tiny"), *TINY)
 
 
 def test_a_tiny_run_writes_metrics_curves_maps_and_tables(tiny_run):
@@ -84,20 +84,20 @@ def test_a_tiny_run_writes_metrics_curves_maps_and_tables(tiny_run):
 
 @pytest.mark.slow
 def test_killed_mid_epoch_and_at_the_test_then_resumed_is_an_uninterrupted_run(tiny_run, tmp_path):
-    run_dir = tmp_path / "dates" / "r"
-    killed = run_experiment("dates", tmp_path, *TINY, "--run-name", "r", stop="batch:3:SIGKILL")
+    run_dir = tmp_path / "date_translation" / "r"
+    killed = run_experiment("date_translation", tmp_path, *TINY, "--run-name", "r", stop="batch:3:SIGKILL")
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     killed = run_experiment(
-        "dates", tmp_path, *TINY, "--run-name", "r", "--resume", stop="start:test:SIGKILL"
+        "date_translation", tmp_path, *TINY, "--run-name", "r", "--resume", stop="start:test:SIGKILL"
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     sweep_phase = json.loads((run_dir / "phases" / "sweep.json").read_text())
     assert sweep_phase["state"] == "done" and not (run_dir / FINISHED).exists()
 
-    resumed = run_experiment("dates", tmp_path, *TINY, "--run-name", "r", "--resume")
+    resumed = run_experiment("date_translation", tmp_path, *TINY, "--run-name", "r", "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((run_dir / "phases" / "sweep.json").read_text()) == sweep_phase  # not decoded again
-    assert [p.name for p in (tmp_path / "dates").iterdir()] == ["r"]
+    assert [p.name for p in (tmp_path / "date_translation").iterdir()] == ["r"]
     results, reference = run_results(run_dir), run_results(tiny_run)
     assert results["curves"] == reference["curves"]
     for name in ("dev_exact_match_beam", "test_exact_match_greedy", "test_bleu_beam", "search_share_beam"):
@@ -118,11 +118,11 @@ def test_killed_mid_epoch_and_at_the_test_then_resumed_is_an_uninterrupted_run(t
 )
 def test_bad_flags_are_one_error_line(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_info:
-        dates.main(["--logdir", str(tmp_path), *flags])
+        date_translation.main(["--logdir", str(tmp_path), *flags])
     assert exit_info.value.code == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("error: ") and message in errors[0], errors
-    assert not (tmp_path / "dates").exists()  # refused before a run directory was made
+    assert not (tmp_path / "date_translation").exists()  # refused before a run directory was made
 
 
 @pytest.mark.slow
@@ -134,22 +134,22 @@ def test_on_a_half_trained_model_a_wider_beam_makes_fewer_search_errors_than_gre
     more of those paths, leaving errors that are the model's.
     """
     flags = ["--train-size", "6000", "--dev-size", "400", "--epochs", "3", "--decay-base", "1"]
-    args = dates.build_parser().parse_args(flags)
-    settings = dates.check_flags(args)
+    args = date_translation.build_parser().parse_args(flags)
+    settings = date_translation.check_flags(args)
     keras.utils.set_random_seed(0)
-    data = dates.prepare_data(args, settings)
+    data = date_translation.prepare_data(args, settings)
     train = translation_dataset(data.sources("train"), data.targets("train"), args.batch_size, shuffle=True)
-    model = dates.compile_model(
-        dates.build_model(args, data.source_vocabulary.size, data.target_vocabulary.size),
+    model = date_translation.compile_model(
+        date_translation.build_model(args, data.source_vocabulary.size, data.target_vocabulary.size),
         args,
         int(train.cardinality()),
     )
     model.fit(train, epochs=args.epochs, shuffle=False, verbose=0)
-    translator = dates.Translator(model, data.max_output_length)
-    source, references = data.sources("dev"), dates.target_tokens(data.targets("dev"))
+    translator = date_translation.Translator(model, data.max_output_length)
+    source, references = data.sources("dev"), date_translation.target_tokens(data.targets("dev"))
     reference_log_probs = translator.log_probabilities(source, references)
     greedy = translator.greedy(source)
-    beam = [dates.best(candidates, 0.7) for candidates in translator.beam(source, 3)]
+    beam = [date_translation.best(candidates, 0.7) for candidates in translator.beam(source, 3)]
 
     def analysis(outputs, alpha):
         return analyse_beam_errors(

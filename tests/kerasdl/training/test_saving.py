@@ -585,13 +585,13 @@ def sentiment_model(name):
 
 
 def date_translator(encoder_cell):
-    """experiments.dates' translator: masked embedding -> Bi-LSTM encoder -> kerasdl's attention decoder."""
-    from experiments import dates
+    """The date translator: masked embedding -> Bi-LSTM encoder -> kerasdl's attention decoder."""
+    from experiments import date_translation
 
     keras.utils.set_random_seed(0)
     flags = "--encoder-units 4 --decoder-units 4 --attention-units 3 --embedding-size 4 --encoder-cell"
-    args = dates.build_parser().parse_args([*flags.split(), encoder_cell])
-    return dates.build_model(args, VOCABULARY, VOCABULARY)
+    args = date_translation.build_parser().parse_args([*flags.split(), encoder_cell])
+    return date_translation.build_model(args, VOCABULARY, VOCABULARY)
 
 
 MASKED_MODELS = {

@@ -9,7 +9,7 @@ from kerasdl.harness.histograms import WeightHistograms, weight_tags
 
 
 def model():
-    inner = keras.Sequential([keras.layers.Dense(3)], name="inner")
+    inner = keras.Sequential([keras.layers.Dense(3, name="dense")], name="inner")
     inputs = keras.Input((4,))
     x = keras.layers.BatchNormalization(name="norm")(keras.layers.Dense(5, name="first")(inputs))
     return keras.Model(inputs, inner(x))

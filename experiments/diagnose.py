@@ -48,7 +48,8 @@ Run:
 
 In TensorBoard, as for the main job: Scalars "error" per split and
 human level, and "decomposition" with one run per gap, gaps/<gap> (one point
-at step 0 for a saved model, one per epoch for a builder), Text "summary" (the whole report), run "error_analysis" (tags,
+at step 0 for a saved model, one per epoch for a builder), Text "summary"
+(the whole report), run "error_analysis" (tags,
 confusion matrix, top losses), run "label_issues", run "duplicates", and with
 a builder "learning_curve/error" (step = training-set size) and Images
 "learning_curve/plot" (also <run>/learning_curve.png, linked from the

@@ -468,7 +468,7 @@ def main(argv=None) -> int:
         split: tuple(run.curves.values(f"{prefix}/{split}", tag)[-1] for tag in ("loss", "error"))
         for split in ("train", "validation")
     }
-    train_seconds = next((r.get("seconds") or 0.0 for r in run.phases.records() if r["name"] == "train"), 0.0)
+    train_seconds = run.phases.seconds("train") or 0.0
     summary = summary_text(args, data, final, test, samples, train_seconds, model.count_params())
     print("\n" + summary)
     run.finish(

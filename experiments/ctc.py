@@ -490,7 +490,7 @@ def main(argv=None) -> int:
     count = min(args.examples, args.test_size)
     run.once("predictions", log_predictions, run, model, splits["test"], decoded["test"], count, step)
     saved = run.once("saving", check_saving, run, model, held["test"].take(1))  # the first test batch
-    train_seconds = next((r.get("seconds") or 0.0 for r in run.phases.records() if r["name"] == "train"), 0.0)
+    train_seconds = run.phases.seconds("train") or 0.0
     rates = {name: {k: v for k, v in r.items() if k != "outputs"} for name, r in decoded.items()}
     summary = summary_text(args, info, rates, (train_seconds, train_cpu_seconds), model.count_params(), saved)
     metrics = {

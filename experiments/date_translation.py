@@ -699,7 +699,7 @@ def main(argv=None) -> int:
     analyses = run.once("beam_error_analysis", error_analyses, run, translator, data, chosen, step)
     translations = run.once("attention_maps", attention_maps, run, translator, data, settings, step)
     test = run.once("test", evaluate_test, translator, data, chosen, other_locale_sets(args, settings, data))
-    train_seconds = next((r.get("seconds") or 0.0 for r in run.phases.records() if r["name"] == "train"), 0.0)
+    train_seconds = run.phases.seconds("train") or 0.0
     seconds = (train_seconds, train_cpu_seconds)
     summary = summary_text(
         args, data, sweep_result, analyses, test, translations, seconds, model.count_params()

@@ -514,7 +514,7 @@ def main(argv=None) -> int:
         )
     test = run.once("test", evaluate_test, run, evaluator, data.splits["test"], args.epochs)
     dev_map = run.curves.values(f"{PREFIX}/dev", "map50")[-1]
-    train_seconds = next((r.get("seconds") or 0.0 for r in run.phases.records() if r["name"] == "train"), 0.0)
+    train_seconds = run.phases.seconds("train") or 0.0
     summary = summary_text(args, data, test, dev_map, train_seconds, model.count_params())
     run.finish(
         metrics={

@@ -495,7 +495,7 @@ def save_vectors(run: Run, method: str, vectors: WordVectors) -> str:
 def method_metrics(run: Run, method: str, evaluation: dict, debiasing: dict) -> dict:
     """The flat results of one method: analogies, WordSim-353, the clustering check, training."""
     analogies, clustering = evaluation["analogies"], debiasing.get("clustering", {})
-    seconds = next((r.get("seconds") for r in run.phases.records() if r["name"] == f"train/{method}"), None)
+    seconds = run.phases.seconds(f"train/{method}")
     return {
         f"{method}_analogy_accuracy": analogies["overall"]["accuracy"],
         f"{method}_analogy_semantic": analogies["semantic"]["accuracy"],

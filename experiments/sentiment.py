@@ -512,12 +512,7 @@ def main(argv=None) -> int:
     histories = {name: epoch_history(run.curves, ("train", "dev"), prefix=name) for name in models}
     baseline = majority_baseline(data)
     negation = negation_analysis(data, results, args.examples)
-    seconds = {
-        name: next(
-            (r.get("seconds") or 0.0 for r in run.phases.records() if r["name"] == f"variant/{name}"), 0.0
-        )
-        for name in models
-    }
+    seconds = {name: run.phases.seconds(f"variant/{name}") or 0.0 for name in models}
     summary = summary_text(args, data, results, histories, baseline, negation, seconds)
     metrics = {
         "majority/dev_accuracy": baseline["dev_accuracy"],

@@ -425,7 +425,7 @@ def main(argv=None) -> int:
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu_seconds = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     end = measure_end(run, model, args.steps, tv)
-    seconds = sum(r.get("seconds") or 0.0 for r in run.phases.records() if r["name"] == "optimize")
+    seconds = run.phases.seconds("optimize") or 0.0
     summary = summary_text(args, start, end, content_layer, style_layers, seconds, cpu_seconds)
     atomic_write_bytes(run.dir / "generated.png", tf.io.encode_png(tile(model.generated_image())[0]).numpy())
     run.finish(

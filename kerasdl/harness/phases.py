@@ -71,6 +71,10 @@ class Phases:
         path = self._path(name)
         return json.loads(path.read_text()) if path.exists() else None
 
+    def seconds(self, name: str) -> float | None:
+        """How long phase `name` took when it last finished (this session's run of it); None if it has not."""
+        return (self.record(name) or {}).get("seconds")
+
     def done(self, name: str) -> bool:
         """True when `name` finished under this configuration and its result may be reused."""
         record = self.record(name) if self.reuse else None

@@ -16,6 +16,10 @@ def test_once_computes_once_and_a_resumed_run_gets_the_saved_result(tmp_path):
     assert calls == [3]
     record = resumed.record("stats")
     assert record["state"] == "done" and record["seconds"] >= 0 and record["config"] == "config-a"
+    assert resumed.seconds("stats") == record["seconds"]
+    assert resumed.seconds("never_run") is None
+    resumed.started("begun")  # started, not finished: no time yet
+    assert resumed.seconds("begun") is None
 
 
 def test_a_new_run_never_reuses_and_another_configuration_recomputes(tmp_path):

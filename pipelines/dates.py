@@ -53,6 +53,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import tensorflow as tf
 from babel import Locale, UnknownLocaleError
@@ -271,10 +272,7 @@ class CharacterVocabulary:
         length = longest if length is None else length
         if longest > length:
             raise ValueError(f"A text needs {longest} ids, more than length={length}.")
-        encoded = np.full((len(rows), length), PAD, np.int32)
-        for i, row in enumerate(rows):
-            encoded[i, : len(row)] = row
-        return encoded
+        return keras.utils.pad_sequences(rows, maxlen=length, dtype="int32", padding="post", value=PAD)
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of `ids` up to the first <eos> or <pad>; <start> is skipped, <unk> is U+FFFD."""

@@ -59,6 +59,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -171,10 +172,7 @@ def encode_texts(texts: Sequence[str], length: int | None = None) -> np.ndarray:
     length = longest if length is None else length
     if longest > length:
         raise ValueError(f"A text has {longest} characters, more than length={length}.")
-    encoded = np.full((len(rows), length), PAD, np.int32)
-    for i, row in enumerate(rows):
-        encoded[i, : len(row)] = row
-    return encoded
+    return keras.utils.pad_sequences(rows, maxlen=length, dtype="int32", padding="post", value=PAD)
 
 
 def decode_ids(ids: Iterable[int]) -> str:

@@ -129,6 +129,17 @@ def _to_eight_bit_mode(image):
     return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
 
 
+def _pixels(image, grayscale: bool, image_size: tuple[int, int] | None) -> np.ndarray:
+    """A Pillow image (mode L or RGB) as uint8 [H, W, 1 or 3], converted and resized as the module says."""
+    from PIL import Image
+
+    image = image.convert("L" if grayscale else "RGB")
+    if image_size is not None and image.size != (image_size[1], image_size[0]):
+        image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[..., None] if array.ndim == 2 else array
+
+
 def decode_image(
     data: bytes,
     extension: str = "",
@@ -186,11 +197,7 @@ def decode_image(
     if image.mode == "RGBA":
         background = Image.new("RGBA", image.size, (*BACKGROUND, 255))
         image = Image.alpha_composite(background, image).convert("RGB")
-    image = image.convert("L" if color_mode == "grayscale" else "RGB")
-    if image_size is not None and image.size != (image_size[1], image_size[0]):
-        image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
-    array = np.asarray(image, dtype=np.uint8)
-    return (array[..., None] if array.ndim == 2 else array), mismatch
+    return _pixels(image, color_mode == "grayscale", image_size), mismatch
 
 
 def conform(
@@ -213,12 +220,9 @@ def conform(
         return images
     out = np.empty((len(images), *size, channels), np.uint8)
     for i, pixels in enumerate(images):
-        image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-        image = image.convert("L" if channels == 1 else "RGB")
-        if image.size != (size[1], size[0]):
-            image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        array = np.asarray(image, dtype=np.uint8)
-        out[i] = array[..., None] if array.ndim == 2 else array
+        out[i] = _pixels(
+            Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels), channels == 1, size
+        )
     return out
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 from pipelines.image_files import (
     REASONS,
     UnusableFile,
+    conform,
     decode_image,
     list_image_folder,
     parse_image_size,
@@ -165,3 +166,13 @@ def test_labels_outside_the_classes_name_the_example():
         ImageSource("mine", images, np.array([0, 1, 5]), np.array(["a.png", "b.png", "c.png"]), ("x", "y"))
     with pytest.raises(ValueError, match="label -1"):
         ImageSource("mine", images, np.array([-1, 1, 0]), np.array(["a", "b", "c"]), ("x", "y"))
+
+
+def test_in_memory_sources_are_conformed_like_files():
+    grey = RNG.integers(0, 256, (2, 6, 9, 1), dtype=np.uint8)
+    assert conform(grey) is grey  # nothing asked: untouched
+    np.testing.assert_array_equal(conform(grey, color_mode="rgb"), np.repeat(grey, 3, axis=-1))
+    luma = conform(RGB[None], color_mode="grayscale")[0, ..., 0]
+    expected = RGB @ np.array([0.299, 0.587, 0.114])  # ITU-R 601-2
+    assert np.abs(luma - expected).max() <= 1.0
+    assert conform(grey, image_size=(3, 4)).shape == (2, 3, 4, 1)

@@ -97,6 +97,16 @@ IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)  # what Keras' VGG preprocessing 
 # -- the costs ---------------------------------------------------------------------------------------
 
 
+def _mean(values):
+    """The mean of a 0-d or 1-d tensor in its own dtype.
+
+    Keras 3.15's `ops.mean` computes float64 in float32 on the JAX backend
+    (keras-team/keras#23223), which would cost a float64 cost half its digits.
+    """
+    values = ops.reshape(values, (-1,))
+    return ops.sum(values) / ops.cast(ops.shape(values)[0], values.dtype)
+
+
 def _batched(activations):
     """[B, n_H, n_W, n_C] from [n_H, n_W, n_C] or [B, n_H, n_W, n_C]."""
     activations = ops.convert_to_tensor(activations)
@@ -124,7 +134,8 @@ def gram_matrix(activations):
     batched = _batched(activations)
     _, n_h, n_w, n_c = batched.shape
     unrolled = ops.reshape(batched, (-1, n_h * n_w, n_c))  # A^T for each image: (n_H n_W) x n_C
-    gram = ops.matmul(ops.transpose(unrolled, (0, 2, 1)), unrolled)
+    # A A^T as an einsum: Keras 3.15's PyTorch matmul computes float64 in float32 (keras-team/keras#23223).
+    gram = ops.einsum("bpk,bpl->bkl", unrolled, unrolled)
     return gram if len(ops.shape(activations)) == 4 else gram[0]
 
 
@@ -141,7 +152,7 @@ def content_cost(content_activations, generated_activations):
     content, generated = _batched(content_activations), _batched(generated_activations)
     _, n_h, n_w, n_c = generated.shape
     squared = ops.sum(ops.square(content - generated), axis=(1, 2, 3))
-    return ops.mean(squared) / (4.0 * n_h * n_w * n_c)
+    return _mean(squared) / (4.0 * n_h * n_w * n_c)
 
 
 def gram_style_cost(style_gram, generated_gram, size: tuple[int, int, int]):
@@ -154,7 +165,7 @@ def gram_style_cost(style_gram, generated_gram, size: tuple[int, int, int]):
     """
     n_h, n_w, n_c = size
     squared = ops.sum(ops.square(ops.convert_to_tensor(style_gram) - generated_gram), axis=(-2, -1))
-    return ops.mean(squared) / float(2 * n_h * n_w * n_c) ** 2
+    return _mean(squared) / float(2 * n_h * n_w * n_c) ** 2
 
 
 def layer_style_cost(style_activations, generated_activations):
@@ -204,7 +215,7 @@ def total_variation(images):
     _, n_h, n_w, n_c = batched.shape
     vertical = ops.sum(ops.abs(batched[:, 1:] - batched[:, :-1]), axis=(1, 2, 3))
     horizontal = ops.sum(ops.abs(batched[:, :, 1:] - batched[:, :, :-1]), axis=(1, 2, 3))
-    return ops.mean(vertical + horizontal) / float(n_h * n_w * n_c)
+    return _mean(vertical + horizontal) / float(n_h * n_w * n_c)
 
 
 # -- the feature network -----------------------------------------------------------------------------

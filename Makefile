@@ -81,7 +81,7 @@ test-backends: $(BACKENDS:%=.venv-%/.kerasdl-installed)
 	@for backend in $(BACKENDS); do \
 		echo "== KERAS_BACKEND=$$backend"; \
 		KERAS_BACKEND=$$backend .venv-$$backend/bin/python -m pytest --noconftest -p tests.backends.plugin \
-			$(BACKEND_TESTS) $(PYTEST_ARGS) || exit 1; \
+			-n auto --dist loadfile $(BACKEND_TESTS) $(PYTEST_ARGS) || exit 1; \
 	done
 
 # gensim's Word2Vec, the reference of benchmarks/embeddings.py, in a venv of its own: gensim 4.3.3 pins

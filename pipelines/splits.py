@@ -5,6 +5,13 @@ on different distributions). Each example goes to a split by a hash of its
 identity string, so the assignment is the same on every run, machine and
 input order, and no example can be in two splits.
 
+Copies of one image under two ids (found by content, e.g. by
+`kerasdl.diagnostics.duplicates`) are kept together when the copies are
+given as `groups`: the split of a group is decided once, by the hash of its
+smallest id (`group_keys`), so every copy lands in the same split. An example
+in no group is decided by its own id, so without copies the splits are the
+same as without groups.
+
 Policies:
 - `small_data_split`: 60/20/20 train/dev/test, for thousands of examples.
 - `big_data_split`: 98/1/1, for a million examples ("the new era").
@@ -15,7 +22,7 @@ Policies:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,11 +52,46 @@ def hash_assign(ids: np.ndarray, fractions: Mapping[str, float], salt: str) -> n
     return np.array(names, dtype=object)[np.searchsorted(edges, u, side="right")]
 
 
+def group_keys(ids: np.ndarray, groups: Iterable[Iterable[str]] = ()) -> np.ndarray:
+    """The id that decides each example's split: the smallest id of its group, its own when in none.
+
+    Args:
+        ids: the examples' ids [N].
+        groups: sets of ids that are copies of one image; an id in two
+            groups joins them. A group may name ids that are not in `ids`
+            (copies in another source): they take part in choosing the key.
+
+    Returns:
+        An array [N] of ids, equal for every member of a group.
+    """
+    ids = np.asarray(ids)
+    parent: dict[str, str] = {}
+
+    def root(i: str) -> str:
+        while parent.get(i, i) != i:
+            parent[i] = parent.get(parent[i], parent[i])  # path halving
+            i = parent[i]
+        return i
+
+    for group in groups:
+        members = [str(i) for i in group]
+        for member in members[1:]:
+            a, b = root(members[0]), root(member)
+            if a != b:
+                parent[max(a, b)] = min(a, b)  # the root of a group is its smallest id
+    if not parent:
+        return ids
+    return np.array([root(str(i)) if str(i) in parent else i for i in ids], dtype=object)
+
+
 def split_by_hash(
-    source: ImageSource, fractions: Mapping[str, float], salt: str = "split"
+    source: ImageSource,
+    fractions: Mapping[str, float],
+    salt: str = "split",
+    groups: Iterable[Iterable[str]] = (),
 ) -> dict[str, ImageSource]:
-    """Splits `source` into named parts by `hash_assign`."""
-    assignment = hash_assign(source.ids, fractions, salt)
+    """Splits `source` into named parts by `hash_assign`; the copies in each of `groups` stay together."""
+    assignment = hash_assign(group_keys(source.ids, groups), fractions, salt)
     return {name: source.take(assignment == name, name=f"{source.name}/{name}") for name in fractions}
 
 
@@ -115,6 +157,7 @@ def mismatched_split(
     b_train_share: float = 0.5,
     train_dev_fraction: float = 0.05,
     salt: str = "mismatch",
+    groups: Iterable[Iterable[str]] = (),
 ) -> MismatchedSplit:
     """The lesson's split for training and testing on different distributions.
 
@@ -132,6 +175,16 @@ def mismatched_split(
         train_dev_fraction: share of the training distribution held out as
             train-dev, in (0, 1).
         salt: changes every assignment; keep it fixed to keep the splits.
+        groups: copies of one image, as sets of tagged ids ("A:<id>" for an
+            example of source A, "B:<id>" for one of B). Every group lands in
+            one split: a group of B examples only goes to train, dev or test
+            by the hash of its smallest id; a group with a copy in source A
+            goes wholly to the training distribution (its B copies join train,
+            never dev or test, which are B's alone), and train or train-dev is
+            chosen once for the whole group, by its smallest id. So a picture
+            that trains is never also evaluated, and dev and test stay
+            source B. Examples in no group are assigned exactly as without
+            `groups`.
 
     Returns:
         A `MismatchedSplit`. Ids get an "A:" or "B:" prefix so every split's
@@ -146,11 +199,17 @@ def mismatched_split(
     if source_a.class_names != source_b.class_names:
         raise ValueError("Sources A and B must have the same classes.")
     a, b = _tag(source_a, "A"), _tag(source_b, "B")
+    groups = [tuple(str(i) for i in group) for group in groups]
     dev_test_share = (1 - b_train_share) / 2
-    b_parts = split_by_hash(b, {"train": b_train_share, "dev": dev_test_share, "test": dev_test_share}, salt)
+    b_fractions = {"train": b_train_share, "dev": dev_test_share, "test": dev_test_share}
+    b_keys = group_keys(b.ids, groups)
+    b_assignment = hash_assign(b_keys, b_fractions, salt)
+    # A group's key is its smallest id, and "A:..." < "B:...": a key from A means a copy in source A.
+    b_assignment[np.char.startswith(b_keys.astype(str), "A:")] = "train"
+    b_parts = {name: b.take(b_assignment == name, name=f"{b.name}/{name}") for name in b_fractions}
     pool = ImageSource.concatenate([a, b_parts["train"]], "train-distribution")
     held = split_by_hash(
-        pool, {"train": 1 - train_dev_fraction, "train_dev": train_dev_fraction}, salt + "/train-dev"
+        pool, {"train": 1 - train_dev_fraction, "train_dev": train_dev_fraction}, salt + "/train-dev", groups
     )
     return MismatchedSplit(
         train=held["train"].replace(name="train"),

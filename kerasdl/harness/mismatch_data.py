@@ -21,6 +21,15 @@ rest of B, half each (`pipelines.splits.mismatched_split`). Every choice is a
 hash of example ids salted with `--seed`. `--inject-label-noise` flips a
 share of the dev and test labels (seeded) to measure label-error detection.
 
+Before splitting, copies of one image are found by content
+(`kerasdl.diagnostics.duplicates`: identical pixels, or perceptual hashes
+at most `--near-duplicate-bits` of 256 bits apart), across A and B together
+(or across the one source before it is split into A and B), and each group of
+copies is kept in one split; a group with a copy in A trains and is never
+evaluated (`mismatched_split`'s `groups`). `--dedupe` keeps one copy per
+group instead: the copy from source B when there is one (B is the scarce
+distribution that matters), else the one with the smallest id.
+
 The model sees `--preprocess standardize` (per-channel mean and standard
 deviation of the training split: what kerasdl's experiments train with),
 `unit` (pixels / 255) or `raw` (0..255, for a model that rescales inside).
@@ -29,11 +38,13 @@ deviation of the training split: what kerasdl's experiments train with),
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
+from kerasdl.diagnostics.duplicates import NEAR_DUPLICATE_BITS, DuplicateGroup, Duplicates, find_duplicates
 from kerasdl.diagnostics.images import labelled_rows
 from kerasdl.diagnostics.label_issues import inject_label_noise
 from kerasdl.harness import cli
@@ -132,6 +143,20 @@ def add_data_flags(parser: argparse.ArgumentParser, train_eval_size: int = 10_00
         "share of dev and test labels flipped to another class (seeded) before training, to measure "
         "the precision and recall of label-error detection; 0 keeps the labels",
     )
+    data.add_argument(
+        "--near-duplicate-bits",
+        type=int,
+        default=NEAR_DUPLICATE_BITS,
+        metavar="BITS",
+        help="two images whose perceptual hashes (imagehash's 256-bit pHash) differ in at most this many "
+        "bits are copies of one image and are kept in one split; -1 finds identical pixels only",
+    )
+    data.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="keep one example of each group of copies (source B's when the image is in both sources, "
+        "else the smallest id) instead of keeping the copies together in one split",
+    )
 
 
 def _image_size(text: str) -> tuple[int, int]:
@@ -150,6 +175,41 @@ def check_data_flags(args: argparse.Namespace) -> None:
     cli.check_fractions(args, *FRACTION_FLAGS, "inject_label_noise")
     cli.check_at_least(args, 1, "limit")
     cli.check_at_least(args, 0, "train_eval_size")
+    cli.check_at_least(args, -1, "near_duplicate_bits")
+
+
+@dataclass(frozen=True)
+class Copies:
+    """Copies of one image found by content before splitting, and what `--dedupe` removed.
+
+    Attributes:
+        groups: each group's ids, tagged with their source ("A:<id>",
+            "B:<id>"), smallest first.
+        identical: per group, whether all its copies have identical pixels.
+        found: `Duplicates.counts()` over the sources as loaded, with
+            "across_sources" (groups with copies in both A and B) in place
+            of "across_splits".
+        summary: one sentence with those counts.
+        near_bits: the perceptual-hash threshold used (None: exact only).
+        removed: the tagged ids `--dedupe` left out (empty without it).
+    """
+
+    groups: tuple[tuple[str, ...], ...] = ()
+    identical: tuple[bool, ...] = ()
+    found: dict = field(default_factory=dict)
+    summary: str = ""
+    near_bits: int | None = NEAR_DUPLICATE_BITS
+    removed: tuple[str, ...] = ()
+
+    def to_json(self, listed: int = 50) -> dict:
+        """The counts, the removed count and the first `listed` groups, for data.json."""
+        return {
+            "found_before_split": self.found,
+            "summary": self.summary,
+            "near_duplicate_bits": self.near_bits,
+            "removed_by_dedupe": len(self.removed),
+            "groups": [list(group) for group in self.groups[:listed]],
+        }
 
 
 @dataclass(frozen=True)
@@ -169,6 +229,7 @@ class MismatchData:
         a_synthesized: whether part of A was (--synthesize-train).
         files: source spec -> files of that folder left out by reason, and
             files read despite their extension (`file_report`); folders only.
+        copies: the copies of one image found before splitting (`Copies`).
     """
 
     split: MismatchedSplit
@@ -182,6 +243,7 @@ class MismatchData:
     b_synthesized: bool = True
     a_synthesized: bool = False
     files: dict = field(default_factory=dict)
+    copies: Copies = field(default_factory=Copies)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -233,10 +295,32 @@ class MismatchData:
             "standardizer": None if self.standardizer is None else self.standardizer.to_config(),
             "flipped": {name: int(mask.sum()) for name, mask in self.flipped.items()},
             "files": self.files,
+            "duplicates": self.copies.to_json(),
         }
         if self.b_synthesized or self.a_synthesized:
             document["camera"] = camera_config(PhoneCamera())
         return document
+
+    def duplicates_in_splits(self) -> Duplicates:
+        """The groups of `copies` where they landed: (split, index) of each copy still in the data.
+
+        A group left with one copy (`--dedupe`) is no longer a group.
+        """
+        place = {
+            str(i): (name, index)
+            for name, part in self.split.as_dict().items()
+            for index, i in enumerate(part.ids)
+        }
+        order = list(self.split.as_dict())
+        groups = []
+        for ids, identical in zip(self.copies.groups, self.copies.identical, strict=True):
+            members = sorted((place[i] for i in ids if i in place), key=lambda m: (order.index(m[0]), m[1]))
+            if len(members) > 1:
+                labels = tuple(int(self.split.as_dict()[name].labels[index]) for name, index in members)
+                groups.append(DuplicateGroup(tuple(members), labels, identical))
+        groups.sort(key=lambda g: (not g.across_splits, not g.label_conflict, -len(g.members), g.members))
+        examples = sum(self.split.sizes().values())
+        return Duplicates(tuple(groups), examples, near_bits=self.copies.near_bits)
 
 
 def align_classes(source_a: ImageSource, source_b: ImageSource) -> ImageSource:
@@ -273,20 +357,81 @@ def file_report(source: ImageSource) -> dict | None:
     return {"left_out": counts, "extension_mismatches": len(getattr(source, "extension_mismatches", ()))}
 
 
-def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource, dict]:
+def _near_bits(args: argparse.Namespace) -> int | None:
+    bits = getattr(args, "near_duplicate_bits", NEAR_DUPLICATE_BITS)
+    return None if bits is None or bits < 0 else bits
+
+
+def _copies(found: Duplicates, tagged_ids: dict[str, np.ndarray]) -> Copies:
+    """`found`'s groups as tagged ids (`tagged_ids`: part name -> tagged id of each of its examples)."""
+    groups = [tuple(sorted(str(tagged_ids[part][index]) for part, index in g.members)) for g in found.groups]
+    counts = {name: value for name, value in found.counts().items() if name != "across_splits"}
+    counts["across_sources"] = sum(
+        any(i.startswith("A:") for i in group) and any(i.startswith("B:") for i in group) for group in groups
+    )
+    if groups:
+        summary = (
+            f"{counts['groups']} groups of copies among {found.examples:,} examples ({found.searched()}): "
+            f"{counts['exact_groups']} exact, {counts['near_groups']} near; {counts['extra_copies']} extra "
+            f"copies; {counts['across_sources']} with copies in both A and B; {counts['label_conflicts']} "
+            "with conflicting labels."
+        )
+    else:
+        summary = f"no duplicates among {found.examples:,} examples ({found.searched()})."
+    return Copies(
+        groups=tuple(groups),
+        identical=tuple(g.identical for g in found.groups),
+        found=counts,
+        summary=summary,
+        near_bits=found.near_bits,
+    )
+
+
+def _tagged(source: ImageSource, origin: str) -> np.ndarray:
+    return np.array([f"{origin}:{i}" for i in source.ids], dtype=object)
+
+
+def _dedupe(source_a: ImageSource, source_b: ImageSource, copies: Copies):
+    """A and B less all but one copy of each group: B's copy if the group has one, else the smallest id."""
+    removed = set()
+    for group in copies.groups:
+        keep = min(group, key=lambda i: (not i.startswith("B:"), i))
+        removed.update(i for i in group if i != keep)
+    kept = [
+        source.take(~np.isin(_tagged(source, origin).astype(str), sorted(removed)))
+        for source, origin in ((source_a, "A"), (source_b, "B"))
+    ]
+    return (*kept, dataclasses.replace(copies, removed=tuple(sorted(removed))))
+
+
+def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource, dict, Copies]:
     """Source A and source B, from disjoint examples, with `--synthesize-train` applied to A.
 
-    Also returns {source spec: `file_report`} for the sources read from folders.
+    Also returns {source spec: `file_report`} for the sources read from folders,
+    and the copies of one image found by content (`Copies`), with `--dedupe`
+    already applied to A and B.
     """
     pool = load_source(args.source, data_dir=args.data_dir, download=args.download, **_image_options(args))
     files = {args.source: file_report(pool)}
     if args.limit:
         pool = hash_subset(pool, args.limit, salt=f"limit/{args.seed}")
+    near_bits = _near_bits(args)
     if args.source_b is None:
+        # Copies are looked for in the one source as it is, before it is split into A and B, and a
+        # group goes wholly to A or to B; B's copies are then degraded with the rest of B.
+        found = find_duplicates({"pool": pool.images}, {"pool": pool.labels}, near_bits)
+        pool_groups = [[str(pool.ids[index]) for _, index in g.members] for g in found.groups]
         roles = split_by_hash(
-            pool, {"A": 1 - args.b_fraction, "B": args.b_fraction}, salt=f"roles/{args.seed}"
+            pool,
+            {"A": 1 - args.b_fraction, "B": args.b_fraction},
+            salt=f"roles/{args.seed}",
+            groups=pool_groups,
         )
-        source_a, source_b = roles["A"], phone_camera(roles["B"], args.synthesis_strength, seed=args.seed)
+        role_of = {str(i): role for role in ("A", "B") for i in roles[role].ids}
+        copies = _copies(
+            found, {"pool": np.array([f"{role_of[str(i)]}:{i}" for i in pool.ids], dtype=object)}
+        )
+        source_a, source_b = roles["A"], roles["B"]
     else:
         source_b = load_source(
             args.source_b, data_dir=args.data_dir, download=args.download, **_image_options(args)
@@ -295,6 +440,16 @@ def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource, di
         if args.limit:
             source_b = hash_subset(source_b, args.limit, salt=f"limit/{args.seed}")
         source_a, source_b = pool, align_classes(pool, source_b)
+        found = find_duplicates(
+            {"A": source_a.images, "B": source_b.images},
+            {"A": source_a.labels, "B": source_b.labels},
+            near_bits,
+        )
+        copies = _copies(found, {"A": _tagged(source_a, "A"), "B": _tagged(source_b, "B")})
+    if getattr(args, "dedupe", False):
+        source_a, source_b, copies = _dedupe(source_a, source_b, copies)
+    if args.source_b is None:
+        source_b = phone_camera(source_b, args.synthesis_strength, seed=args.seed)
     if args.synthesize_train > 0:
         parts = split_by_hash(
             source_a,
@@ -303,7 +458,8 @@ def make_sources(args: argparse.Namespace) -> tuple[ImageSource, ImageSource, di
         )
         synthesized = phone_camera(parts["synth"], args.synthesis_strength, seed=args.seed + 1)
         source_a = ImageSource.concatenate([parts["clean"], synthesized], "A+synthesized")
-    return source_a, source_b, {spec: report for spec, report in files.items() if report is not None}
+    files = {spec: report for spec, report in files.items() if report is not None}
+    return source_a, source_b, files, copies
 
 
 def _flip_labels(split: MismatchedSplit, share: float, seed: int) -> tuple[MismatchedSplit, dict]:
@@ -338,9 +494,14 @@ def mismatch_data(args: argparse.Namespace) -> MismatchData:
             the data cannot be had or do not fit together; the message says
             why (wrap the call in `cli.load_or_fail` for a one-line error).
     """
-    source_a, source_b, files = make_sources(args)
+    source_a, source_b, files, copies = make_sources(args)
     split = mismatched_split(
-        source_a, source_b, args.b_train_share, args.train_dev_fraction, salt=f"mismatch/{args.seed}"
+        source_a,
+        source_b,
+        args.b_train_share,
+        args.train_dev_fraction,
+        salt=f"mismatch/{args.seed}",
+        groups=() if copies.removed else copies.groups,
     )
     empty = [name for name, size in split.sizes().items() if size == 0]
     if empty:
@@ -369,6 +530,7 @@ def mismatch_data(args: argparse.Namespace) -> MismatchData:
         b_synthesized=args.source_b is None,
         a_synthesized=args.synthesize_train > 0,
         files=files,
+        copies=copies,
     )
 
 

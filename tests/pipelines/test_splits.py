@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from pipelines.sources import ImageSource
-from pipelines.splits import big_data_split, hash_assign, mismatched_split, small_data_split, split_by_hash
+from pipelines.splits import (
+    SMALL_DATA,
+    big_data_split,
+    group_keys,
+    hash_assign,
+    mismatched_split,
+    small_data_split,
+    split_by_hash,
+)
 
 
 def make_source(n: int, name: str = "src", seed: int = 0) -> ImageSource:
@@ -121,3 +129,45 @@ class TestMismatchedSplit:
     def test_split_by_hash_names_each_part(self):
         parts = split_by_hash(self.a, {"x": 0.5, "y": 0.5})
         assert parts["x"].name == "web/x"
+
+
+class TestGroups:
+    """Copies of one image (given as groups of ids) land in one split; everything else as without groups."""
+
+    def test_group_keys_are_each_groups_smallest_id(self):
+        ids = np.array(["e", "b", "d", "a", "c", "f"])
+        keys = group_keys(ids, [("d", "b"), ("e", "x"), ("b", "c")])  # "b" joins two groups
+        # The oracle: merge groups sharing an id by repeated set union, then take each one's minimum.
+        merged = []
+        for group in ({"d", "b"}, {"e", "x"}, {"b", "c"}):
+            touching = [m for m in merged if m & group]
+            merged = [m for m in merged if not m & group] + [group.union(*touching)]
+        expected = [min(next((m for m in merged if i in m), {i})) for i in ids]
+        assert list(keys) == expected == ["e", "b", "b", "a", "b", "f"]
+        assert group_keys(ids) is ids  # no groups: the ids themselves
+
+    def test_copies_share_a_split_and_the_rest_is_unchanged(self):
+        source = make_source(3000)
+        groups = [tuple(f"src/{i}" for i in range(start, start + 3)) for start in range(0, 300, 3)]
+        plain, grouped = small_data_split(source), split_by_hash(source, SMALL_DATA, "split", groups)
+        where = {i: name for name, part in grouped.items() for i in part.ids}
+        assert all(len({where[i] for i in group}) == 1 for group in groups)
+        assert {where[group[0]] for group in groups} == {"train", "dev", "test"}
+        for name in plain:  # examples in no group: exactly today's assignment
+            assert {i for i in plain[name].ids if int(i.split("/")[1]) >= 300} == {
+                i for i in grouped[name].ids if int(i.split("/")[1]) >= 300
+            }
+
+    def test_mismatched_split_never_evaluates_a_picture_that_trains(self):
+        a, b = make_source(4000, "web"), make_source(2000, "app", seed=1)
+        b_only = [(f"B:app/{i}", f"B:app/{i + 1}") for i in range(0, 200, 2)]
+        across = [(f"A:web/{i}", f"B:app/{1000 + i}") for i in range(100)]
+        split = mismatched_split(a, b, train_dev_fraction=0.2, groups=b_only + across)
+        where = {i: name for name, part in split.as_dict().items() for i in part.ids}
+        assert all(len({where[i] for i in group}) == 1 for group in b_only + across)
+        assert {where[g[0]] for g in b_only} == {"train", "train_dev", "dev", "test"}
+        assert {where[g[0]] for g in across} == {"train", "train_dev"}  # B's copy trains with A's
+        plain = mismatched_split(a, b, train_dev_fraction=0.2)
+        grouped_ids = {i for group in b_only + across for i in group}
+        for name, part in plain.as_dict().items():
+            assert set(part.ids) - grouped_ids == set(split.as_dict()[name].ids) - grouped_ids

@@ -4,7 +4,7 @@ import argparse
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from kerasdl.harness.mismatch_data import add_data_flags, align_classes, mismatch_data
 from pipelines.sources import ImageSource
@@ -88,3 +88,65 @@ def test_the_inputs_the_model_sees(tmp_path, preprocess):
     (batch, labels), *_ = data.dataset(data.split.train, 1000)
     np.testing.assert_allclose(batch.numpy(), inputs, rtol=1e-6)
     assert set(data.evaluation_datasets()) == {"train", "train_dev", "dev", "test"}
+
+
+def shapes_folder(root, classes, count, seed):
+    """`count` different 64x64 pictures per class: random filled shapes in random colours."""
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            canvas = Image.new("RGB", (64, 64), tuple(int(v) for v in rng.integers(0, 256, 3)))
+            draw = ImageDraw.Draw(canvas)
+            for _ in range(4):
+                corner = rng.integers(0, 56, 2)
+                box = (*corner, *(corner + rng.integers(6, 32, 2)))
+                draw.rectangle(
+                    tuple(int(v) for v in box), fill=tuple(int(v) for v in rng.integers(0, 256, 3))
+                )
+            canvas.save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def sources_with_copies(tmp_path_factory):
+    """Two folders sharing two pictures: one byte-identical, one recompressed as JPEG."""
+    root = tmp_path_factory.mktemp("copies")
+    web = shapes_folder(root / "web", ("cat", "dog"), 30, seed=0)
+    app = shapes_folder(root / "app", ("cat", "dog"), 20, seed=1)
+    (app / "cat" / "copy.png").write_bytes((web / "cat" / "3.png").read_bytes())
+    Image.open(web / "dog" / "5.png").save(app / "dog" / "copy.jpg", quality=85)
+    flags = ("--source", f"folder:{web}", "--source-b", f"folder:{app}", "--train-eval-size", "0")
+    planted = [("A:cat/3.png", "B:cat/copy.png"), ("A:dog/5.png", "B:dog/copy.jpg")]
+    return flags, planted
+
+
+def test_copies_across_the_sources_are_found_and_kept_on_the_training_side(sources_with_copies):
+    flags, planted = sources_with_copies
+    data = mismatch_data(parse(*flags, "--train-dev-fraction", "0.3"))
+    assert sorted(data.copies.groups) == planted and data.copies.identical == (True, False)
+    where = {str(i): name for name, part in data.split.as_dict().items() for i in part.ids}
+    for a_copy, b_copy in planted:
+        assert where[a_copy] == where[b_copy] in ("train", "train_dev")  # together, never evaluated
+    in_splits = data.duplicates_in_splits()
+    assert in_splits.counts()["groups"] == 2 and in_splits.counts()["across_splits"] == 0
+    document = data.to_json()["duplicates"]
+    assert (
+        document["found_before_split"]["exact_groups"] == document["found_before_split"]["near_groups"] == 1
+    )
+    assert document["found_before_split"]["across_sources"] == 2
+    assert document["removed_by_dedupe"] == 0 and sorted(map(tuple, document["groups"])) == planted
+    # Exact copies only: the recompressed one is no longer a copy.
+    exact = mismatch_data(parse(*flags, "--near-duplicate-bits", "-1"))
+    assert exact.copies.groups == (planted[0],) and exact.copies.near_bits is None
+
+
+def test_dedupe_keeps_source_bs_copy(sources_with_copies):
+    flags, planted = sources_with_copies
+    data = mismatch_data(parse(*flags, "--dedupe"))
+    ids = {str(i) for part in data.split.as_dict().values() for i in part.ids}
+    assert len(ids) == 60 + 42 - 2  # A: 2 x 30, B: 2 x 20 + 2 copies; less the two copies in A
+    assert all(b_copy in ids and a_copy not in ids for a_copy, b_copy in planted)
+    assert data.copies.removed == ("A:cat/3.png", "A:dog/5.png")
+    assert data.to_json()["duplicates"]["removed_by_dedupe"] == 2
+    assert data.duplicates_in_splits().groups == ()

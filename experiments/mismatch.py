@@ -56,8 +56,15 @@ Run "error_analysis": Text "error_analysis/dev/tags" (the lesson's sheet:
 % of errors per tag, ceiling), Images "error_analysis/dev/confusion_matrix"
 and "error_analysis/dev/top_losses", scalars F1 macro/micro. Run
 "label_issues": Text and Images "label_issues/<split>/..." (dev, test,
-train_subset), with precision/recall when labels were flipped on purpose.
-Run "duplicates": identical images within and across splits. With
+train_subset): the examples whose held-out label quality is low, beside
+cleanlab's estimated number of label issues, with precision/recall when
+labels were flipped on purpose; Text "data_quality/<split>/..." (cleanlab
+Datalab on the held-out probabilities and embeddings: label issues, near
+duplicates and outliers).
+Run "duplicates": copies of one image (identical pixels or a near
+perceptual hash), found before splitting and kept in one split: Text
+"duplicates/table", Images "duplicates/copies" (pairs side by side),
+scalars of the counts (--dedupe keeps one copy per group instead). With
 --learning-curve: "learning_curve/error" by training-set size and Images
 "learning_curve/plot" (also <run>/learning_curve.png).
 The run directory also holds error_analysis/dev_errors.csv and .png: add tag

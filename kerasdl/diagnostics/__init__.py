@@ -9,13 +9,16 @@
   a CSV + contact sheet round trip for tagging by hand, and the "% of
   errors" table with each tag's ceiling.
 - `label_issues`: out-of-fold probabilities by K-fold training, confident
-  learning (cleanlab) to rank suspected label errors, and corrections applied
-  to dev and test alike.
+  learning (cleanlab) to rank suspected label errors, the flagged set sized
+  by the evidence, and corrections applied to dev and test alike.
+- `data_quality`: one cleanlab `Datalab` audit of held-out probabilities and
+  embeddings: label issues, near duplicates in the embedding space, outliers.
 - `metrics`: F1 (macro/micro), satisficing selection over runs, weighted
   error and loss.
 - `learning_curves`: train and dev error against nested training-set sizes,
   and whether more data will help, from the slope over the last doubling.
-- `duplicates`: exact duplicates (same pixels) within and across splits.
+- `duplicates`: copies by content, identical pixels or perceptual hashes
+  within a Hamming distance, within and across splits.
 - `beam_error_analysis`: Course 5's question for a sequence model's errors:
   did the beam search or the model fail?
 - `images`: confusion matrix, captioned grids and labelled rows as images
@@ -28,6 +31,8 @@ from kerasdl.diagnostics.bias_variance import (
     classification_error,
     decompose,
 )
+from kerasdl.diagnostics.data_quality import DataQuality, audit
+from kerasdl.diagnostics.duplicates import Duplicates, find_duplicates
 from kerasdl.diagnostics.error_analysis import (
     ErrorSheet,
     TagRow,
@@ -40,14 +45,20 @@ from kerasdl.diagnostics.error_analysis import (
     tag_table_markdown,
     top_loss_grid,
     top_losses,
+    wilson_interval,
+    wrong_label_statement,
 )
 from kerasdl.diagnostics.images import confusion_matrix_image, for_summary, image_grid
 from kerasdl.diagnostics.label_issues import (
+    LABEL_QUALITY_THRESHOLD,
     LabelIssues,
     apply_corrections,
     detection_precision_recall,
+    estimated_label_issues,
     find_label_issues,
+    flag_label_issues,
     inject_label_noise,
+    inject_pair_noise,
     out_of_fold_probabilities,
 )
 from kerasdl.diagnostics.metrics import (
@@ -65,6 +76,9 @@ from kerasdl.diagnostics.metrics import (
 )
 
 __all__ = [
+    "LABEL_QUALITY_THRESHOLD",
+    "DataQuality",
+    "Duplicates",
     "ErrorDecomposition",
     "ErrorSheet",
     "LabelIssues",
@@ -72,23 +86,28 @@ __all__ = [
     "Selection",
     "TagRow",
     "apply_corrections",
+    "audit",
     "auto_tags",
     "classification_error",
     "confusion_matrix",
     "confusion_matrix_image",
     "decompose",
     "detection_precision_recall",
+    "estimated_label_issues",
     "export_sheet",
     "f1_score",
+    "find_duplicates",
     "find_label_issues",
+    "flag_label_issues",
     "for_summary",
     "image_grid",
     "import_sheet",
     "importance_weights",
     "inference_ms_per_example",
-    "mcnemar_p_value",
     "inject_label_noise",
+    "inject_pair_noise",
     "laplacian_variance",
+    "mcnemar_p_value",
     "out_of_fold_probabilities",
     "precision_recall_f1",
     "rms_contrast",
@@ -100,4 +119,6 @@ __all__ = [
     "weighted_error",
     "weighted_loss",
     "weighted_mean",
+    "wilson_interval",
+    "wrong_label_statement",
 ]

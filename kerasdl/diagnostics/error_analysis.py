@@ -24,17 +24,25 @@ Here the sheet is filled two ways:
   any names, ticks cells, and `import_sheet` reads it back.
 
 `tag_table` then gives the "% of errors" row of the lesson's sheet with the
-ceiling of each tag.
+ceiling of each tag, and how sure that share is: its 95% Wilson score
+interval (`wilson_interval`; E. B. Wilson, "Probable inference, the law of
+succession, and statistical inference", JASA 1927), since a share counted on
+100 sampled errors, or a tag set by a detector, is an estimate.
+`wrong_label_statement` says what the "suspected wrong label" column rests
+on: how many examples were flagged and how many label issues cleanlab
+estimates in the whole split.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 from PIL import Image
@@ -181,9 +189,39 @@ class ErrorSheet:
         return self.take(rows)
 
 
+def wilson_interval(count: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion `count` / `n`.
+
+    With z the normal quantile for `confidence` and p = count / n:
+
+        centre = (p + z^2 / 2n) / (1 + z^2 / n)
+        half   = z / (1 + z^2 / n) x sqrt(p (1 - p) / n + z^2 / 4n^2)
+
+    Unlike p +- z sqrt(p (1 - p) / n) it stays inside [0, 1] and is not
+    empty at 0 or n counts.
+
+    Returns:
+        (low, high); (0, 1) when n = 0.
+    """
+    if not 0 <= count <= n:
+        raise ValueError(f"count must be in [0, n]. Received: count={count}, n={n}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1). Received: confidence={confidence}")
+    if n == 0:
+        return 0.0, 1.0
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = count / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 @dataclass(frozen=True)
 class TagRow:
-    """One column of the sheet, summarized: the lesson's "% of total" and what fixing it could gain."""
+    """One column of the sheet, summarized: the lesson's "% of total" and what fixing it could gain.
+
+    `share_low` and `share_high` are the 95% Wilson interval of `share`.
+    """
 
     tag: str
     count: int
@@ -191,6 +229,8 @@ class TagRow:
     ceiling: float
     error_if_fixed: float
     base_rate: float | None = None
+    share_low: float = 0.0
+    share_high: float = 1.0
 
 
 def tag_table(sheet: ErrorSheet, dev_error: float) -> list[TagRow]:
@@ -201,9 +241,10 @@ def tag_table(sheet: ErrorSheet, dev_error: float) -> list[TagRow]:
         dev_error: the dev error rate of the whole dev set, a fraction.
 
     Returns:
-        One `TagRow` per tag: share = count / rows, ceiling = dev_error x
-        share, error_if_fixed = dev_error - ceiling. Shares need not add up
-        to 1: an example can have several tags, or none.
+        One `TagRow` per tag: share = count / rows (with its 95% Wilson
+        interval), ceiling = dev_error x share, error_if_fixed = dev_error -
+        ceiling. Shares need not add up to 1: an example can have several
+        tags, or none.
     """
     if not 0 <= dev_error <= 1:
         raise ValueError(f"dev_error is a fraction in [0, 1]. Received: dev_error={dev_error}")
@@ -214,7 +255,10 @@ def tag_table(sheet: ErrorSheet, dev_error: float) -> list[TagRow]:
         count = int(column.sum())
         share = count / len(sheet)
         ceiling = dev_error * share
-        rows.append(TagRow(name, count, share, ceiling, dev_error - ceiling, sheet.base_rates.get(name)))
+        low, high = wilson_interval(count, len(sheet))
+        rows.append(
+            TagRow(name, count, share, ceiling, dev_error - ceiling, sheet.base_rates.get(name), low, high)
+        )
     return sorted(rows, key=lambda row: (-row.count, row.tag))
 
 
@@ -223,16 +267,54 @@ def tag_table_markdown(sheet: ErrorSheet, dev_error: float) -> str:
     lines = [
         f"{len(sheet)} misclassified examples looked at; dev error {100 * dev_error:.2f}%.",
         "",
-        "| tag | errors | % of errors | ceiling (dev error points) | dev error if all fixed | % of all dev |",
-        "|---|---|---|---|---|---|",
+        "| tag | errors | % of errors | ceiling (dev error points) | dev error if all fixed | % of all dev "
+        "| % of errors, 95% interval |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in tag_table(sheet, dev_error):
         base = "" if row.base_rate is None else f"{100 * row.base_rate:.1f}%"
         lines.append(
             f"| {row.tag} | {row.count} | {100 * row.share:.1f}% | {100 * row.ceiling:.2f} | "
-            f"{100 * row.error_if_fixed:.2f}% | {base} |"
+            f"{100 * row.error_if_fixed:.2f}% | {base} | "
+            f"{100 * row.share_low:.1f}-{100 * row.share_high:.1f}% |"
         )
     return "\n".join(lines)
+
+
+def wrong_label_statement(
+    suspected_wrong_label: np.ndarray, errors: np.ndarray, estimated: int | None = None, split: str = "dev"
+) -> str:
+    """What the "suspected wrong label" column rests on, in one paragraph.
+
+    The flagged share of the errors with its 95% Wilson interval, the number
+    flagged in the whole split, and cleanlab's estimated number of label
+    issues (when given) beside it.
+
+    Args:
+        suspected_wrong_label: boolean [N], the flagged examples of the split.
+        errors: boolean [N], the misclassified examples.
+        estimated: cleanlab's estimated number of label issues in the split, or None.
+        split: the split's name, for the text.
+    """
+    flagged, errors = np.asarray(suspected_wrong_label, bool), np.asarray(errors, bool)
+    if flagged.shape != errors.shape:
+        raise ValueError(
+            f"suspected_wrong_label and errors must be masks of one shape. Received: {flagged.shape} "
+            f"and {errors.shape}"
+        )
+    count, total = int(np.sum(flagged & errors)), int(errors.sum())
+    low, high = wilson_interval(count, total)
+    text = (
+        f"**{WRONG_LABEL}**: {count} of {total} {split} errors "
+        f"({100 * count / max(total, 1):.1f}%, 95% interval {100 * low:.1f}-{100 * high:.1f}%); "
+        f"{int(flagged.sum())} flagged in all {len(flagged)} {split} examples"
+    )
+    if estimated is not None:
+        text += (
+            f", where cleanlab estimates {estimated} label issues (its confident-joint count, an upper "
+            "bound here: it also counts the model's own confusions)"
+        )
+    return text + ". Flagged: the held-out model gives the given label very low probability; check by hand."
 
 
 def pair_name(a: int, b: int, class_names: Sequence[str]) -> str:

@@ -7,8 +7,10 @@ error-analysis table (text), the confusion matrix and the top losses (images)
 and the single-number metrics (scalars) for it, and exports the sheet for
 tagging by hand; `log_label_issues` writes its suspected label errors (text
 table, thumbnails, counts, and precision/recall when the true flips are
-known). `log_duplicates` needs no model: it writes the groups of identical
-images within and across the splits.
+known); `log_data_quality` runs cleanlab's Datalab (label issues to act on,
+near duplicates, outliers) on the probabilities and the model's embeddings.
+`log_duplicates` needs no model: it writes the groups of identical or near-identical images
+within and across the splits.
 
 Tags, under the writer given (e.g. `run.writer("error_analysis")`):
 
@@ -20,9 +22,12 @@ Tags, under the writer given (e.g. `run.writer("error_analysis")`):
     label_issues/<split>/suspects           image: thumbnails, given vs model label
     label_issues/<split>/count              scalar
     label_issues/<split>/precision, recall, precision_at_k   scalars (with `truth`)
-    duplicates/table                        text: the counts and the groups
-    duplicates/copies                       image: one thumbnail per group
-    duplicates/groups, extra_copies, across_splits, label_conflicts   scalars
+    label_issues/<split>/estimated          scalar: cleanlab's estimated number (log_data_quality)
+    data_quality/<split>/table              text: Datalab's near-duplicate sets and outliers
+    data_quality/<split>/near_duplicate_sets, near_duplicates, outliers   scalars
+    duplicates/table                        text: the counts and the groups (exact or near)
+    duplicates/copies                       image: two copies of each group side by side
+    duplicates/groups, exact_groups, near_groups, extra_copies, across_splits, label_conflicts   scalars
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasdl.diagnostics.data_quality import DataQuality, audit
 from kerasdl.diagnostics.duplicates import Duplicates, find_duplicates
 from kerasdl.diagnostics.error_analysis import (
     ErrorSheet,
@@ -41,6 +47,7 @@ from kerasdl.diagnostics.error_analysis import (
     export_sheet,
     tag_table_markdown,
     top_loss_grid,
+    wrong_label_statement,
 )
 from kerasdl.diagnostics.images import confusion_matrix_image, for_summary
 from kerasdl.diagnostics.label_issues import LabelIssues, detection_precision_recall, find_label_issues
@@ -100,6 +107,7 @@ def log_error_analysis(
     predictions: SplitPredictions,
     *,
     suspected_wrong_label: np.ndarray | None = None,
+    label_issue_estimate: int | None = None,
     export_to: str | os.PathLike | None = None,
     sample: int = 100,
     seed: int = 0,
@@ -111,7 +119,10 @@ def log_error_analysis(
         writer: a `tf.summary` writer.
         step: the summary step (e.g. the last epoch).
         predictions: the split and the model's held-out probabilities.
-        suspected_wrong_label: mask [N] for the "suspected wrong label" tag.
+        suspected_wrong_label: mask [N] for the "suspected wrong label" tag;
+            the table then says what it rests on (`wrong_label_statement`).
+        label_issue_estimate: cleanlab's estimated number of label issues in
+            the split, shown beside the flagged count; or None.
         export_to: CSV path for `sample` sampled errors (and the contact sheet
             PNG beside it), or None.
         sample: errors in the exported sheet (the lesson looks at ~100).
@@ -128,6 +139,11 @@ def log_error_analysis(
         images, labels, probs, class_names, ids=predictions.ids, suspected_wrong_label=suspected_wrong_label
     )
     table = tag_table_markdown(sheet, error)
+    if suspected_wrong_label is not None:
+        statement = wrong_label_statement(
+            suspected_wrong_label, predicted != labels, label_issue_estimate, predictions.split
+        )
+        table += f"\n\n{statement}"
     macro = precision_recall_f1(labels, predicted, "macro", len(class_names))["f1"]
     micro = precision_recall_f1(labels, predicted, "micro", len(class_names))["f1"]
     csv_path = None
@@ -166,6 +182,9 @@ def log_label_issues(
 ) -> tuple[LabelIssues, dict[str, float]]:
     """Suspected label errors of one split, ranked by confident learning, logged to TensorBoard.
 
+    Confident learning's own flagged set (`find_label_issues`); `log_data_quality`
+    logs the flagged set to act on, from cleanlab's Datalab.
+
     Args:
         writer, step, predictions: as in `log_error_analysis`.
         truth: mask [N] of the examples known to be mislabeled (injected
@@ -176,11 +195,26 @@ def log_label_issues(
         (the issues, {"count", and with `truth` "precision", "recall",
         "precision_at_k" (k = the number of true errors)}).
     """
+    issues = find_label_issues(predictions.labels, predictions.probs)
+    return issues, _log_issues(writer, step, predictions, issues, truth, grid_size)
+
+
+def _log_issues(
+    writer,
+    step: int,
+    predictions: SplitPredictions,
+    issues: LabelIssues,
+    truth,
+    grid_size: int,
+    shown_when_none: LabelIssues | None = None,
+) -> dict[str, float]:
+    """Writes the table, thumbnails and scalars of `issues`; `shown_when_none` fills empty thumbnails."""
     import tensorflow as tf
 
     class_names = predictions.class_names
-    issues = find_label_issues(predictions.labels, predictions.probs)
     scores = {"count": float(len(issues))}
+    if issues.estimated is not None:
+        scores["estimated"] = float(issues.estimated)
     if truth is not None:
         truth = np.asarray(truth, dtype=bool)
         scores["precision"], scores["recall"] = detection_precision_recall(issues.mask, truth)
@@ -192,38 +226,99 @@ def log_label_issues(
             f"recall {scores['recall']:.3f}, precision of the top {int(truth.sum())} "
             f"{scores['precision_at_k']:.3f}."
         )
+    shown = issues if len(issues) or shown_when_none is None else shown_when_none
+    if shown is not issues and len(shown):
+        table += (
+            f"\n\nNone flagged; the thumbnails show the {len(shown)} examples of lowest label quality, "
+            "for a look."
+        )
     prefix = f"label_issues/{predictions.split}"
     with writer.as_default():
         tf.summary.text(f"{prefix}/table", table, step=step)
-        if len(issues):
+        if len(shown):
             tf.summary.image(
                 f"{prefix}/suspects",
-                for_summary(issues.grid(predictions.images, class_names, k=grid_size)),
+                for_summary(shown.grid(predictions.images, class_names, k=grid_size)),
                 step=step,
             )
         for name, value in scores.items():
             tf.summary.scalar(f"{prefix}/{name}", value, step=step)
-    return issues, scores
+    return scores
 
 
-def log_duplicates(writer, step: int, splits: Mapping[str, object], grid_size: int = 16) -> Duplicates:
-    """Identical images within and across splits (`find_duplicates`), logged to TensorBoard.
+def log_data_quality(
+    writer,
+    step: int,
+    predictions: SplitPredictions,
+    features: np.ndarray | None = None,
+    *,
+    truth: np.ndarray | None = None,
+    grid_size: int = 24,
+) -> tuple[DataQuality, dict[str, float]]:
+    """cleanlab's Datalab on one split (`data_quality.audit`), logged to TensorBoard.
+
+    Writes the flagged label issues like `log_label_issues` (with the scalar
+    "estimated", cleanlab's estimated number of label issues), and the
+    near-duplicate sets and outliers as text ("data_quality/<split>/table")
+    and scalars.
+
+    Args:
+        writer, step, predictions: as in `log_error_analysis`.
+        features: the model's embeddings [N, D] of the split, or None.
+        truth, grid_size: as in `log_label_issues`.
+
+    Returns:
+        (the audit, the label-issue scores of `log_label_issues` plus
+        "estimated", "near_duplicate_sets", "near_duplicates" and "outliers").
+    """
+    import tensorflow as tf
+
+    quality = audit(predictions.labels, predictions.probs, features)
+    lowest = quality.lowest_quality(predictions.labels, predictions.probs, grid_size)
+    scores = _log_issues(writer, step, predictions, quality.label_issues, truth, grid_size, lowest)
+    counts = quality.counts()
+    prefix = f"data_quality/{predictions.split}"
+    with writer.as_default():
+        tf.summary.text(f"{prefix}/table", quality.to_markdown(predictions.ids), step=step)
+        for name in ("near_duplicate_sets", "near_duplicates", "outliers"):
+            tf.summary.scalar(f"{prefix}/{name}", counts[name], step=step)
+            scores[name] = float(counts[name])
+    return quality, scores
+
+
+def log_duplicates(
+    writer,
+    step: int,
+    splits: Mapping[str, object],
+    grid_size: int = 8,
+    duplicates: Duplicates | None = None,
+    note: str = "",
+    scalars: Mapping[str, float] | None = None,
+) -> Duplicates:
+    """Copies of one image (identical or near) within and across splits, logged to TensorBoard.
 
     Args:
         writer, step: as in `log_error_analysis`.
         splits: split name -> anything with `images`, `labels`, `ids` and
             `class_names` (e.g. a `pipelines` source); every split must have
             the same classes.
-        grid_size: groups shown as thumbnails.
+        grid_size: groups shown as thumbnail pairs.
+        duplicates: the groups, with members (split name, index), when they
+            are already known; None finds them (`find_duplicates`).
+        note: a paragraph added below the table (e.g. what `--dedupe` removed).
+        scalars: more figures to write as scalars `duplicates/<name>`.
     """
     import tensorflow as tf
 
     class_names = next(iter(splits.values())).class_names
-    duplicates = find_duplicates(
-        {name: part.images for name, part in splits.items()},
-        {name: part.labels for name, part in splits.items()},
-    )
+    if duplicates is None:
+        duplicates = find_duplicates(
+            {name: part.images for name, part in splits.items()},
+            {name: part.labels for name, part in splits.items()},
+        )
     table = duplicates.to_markdown(class_names, {name: part.ids for name, part in splits.items()})
+    if note:
+        table += f"\n\n{note}"
     with writer.as_default():
         tf.summary.text("duplicates/table", table, step=step)
         if duplicates.groups:
@@ -231,6 +326,6 @@ def log_duplicates(writer, step: int, splits: Mapping[str, object], grid_size: i
             tf.summary.image(
                 "duplicates/copies", for_summary(duplicates.grid(images, class_names, k=grid_size)), step=step
             )
-        for name, value in duplicates.counts().items():
+        for name, value in {**duplicates.counts(), **(scalars or {})}.items():
             tf.summary.scalar(f"duplicates/{name}", value, step=step)
     return duplicates

@@ -10,10 +10,13 @@ trains (the main job, `diagnose --builder`) or a saved one (`diagnose
 2. error analysis of dev: the tag sheet with each tag's ceiling, the
    confusion matrix, the top losses, F1, and a CSV with a contact sheet to
    tag by hand (`kerasdl.diagnostics.report.log_error_analysis`);
-3. suspected label errors in dev and test (the model's held-out
-   predictions) and, when the run can build the model, in a hash-chosen
-   training subset (K-fold out-of-fold predictions);
-4. exact duplicates within and across the splits;
+3. cleanlab's Datalab on dev and test (the model's held-out predictions and
+   its embeddings) and, when the run can build the model, on a hash-chosen
+   training subset (K-fold out-of-fold predictions): suspected label errors
+   ranked by label quality with cleanlab's estimate of their number beside
+   the flagged count, near duplicates and outliers;
+4. copies of one image (identical or near, found before splitting) and where
+   they landed: within or across the splits, with label conflicts;
 5. when the run can build the model and `--learning-curve` asks for it, the
    learning curve and whether more data would help, beside the
    decomposition's recommendation;
@@ -34,8 +37,9 @@ finished. A model trained here is saved as `<run>/model.keras`, which
 
 `results.json` details: "decomposition" (the last measurement, with its
 recommendation), "history" (one per epoch), "error_tags" (the tag table's
-rows), "label_issues" (counts, and precision/recall against injected
-flips), "duplicates" (counts), "learning_curve" (points, fall per doubling,
+rows, each share with its 95% interval), "label_issues" (per split: flagged
+and estimated label issues, near-duplicate sets, outliers, and
+precision/recall against injected flips), "duplicates" (counts), "learning_curve" (points, fall per doubling,
 advice; when measured).
 """
 
@@ -51,10 +55,10 @@ import numpy as np
 
 from kerasdl.diagnostics.bias_variance import ErrorDecomposition
 from kerasdl.diagnostics.error_analysis import tag_table
-from kerasdl.diagnostics.label_issues import out_of_fold_probabilities
+from kerasdl.diagnostics.label_issues import LABEL_QUALITY_THRESHOLD, out_of_fold_probabilities
 from kerasdl.diagnostics.learning_curves import DEFAULT_MIN_GAIN
 from kerasdl.diagnostics.metrics import inference_ms_per_example
-from kerasdl.diagnostics.report import SplitPredictions, log_duplicates, log_error_analysis, log_label_issues
+from kerasdl.diagnostics.report import SplitPredictions, log_data_quality, log_duplicates, log_error_analysis
 from kerasdl.harness import cli
 from kerasdl.harness.curves import decomposition_history
 from kerasdl.harness.decomposition import DecompositionCallback
@@ -400,19 +404,27 @@ def representation_model(model: keras.Model) -> keras.Model | None:
         return None
 
 
+def embeddings(model: keras.Model, data: MismatchData, images: np.ndarray) -> np.ndarray | None:
+    """What the model's last layer reads for each image, flattened to [N, D]; None when it cannot be cut."""
+    features = representation_model(model)
+    if features is None:
+        return None
+    matrix = features.predict(data.inputs(images), verbose=0, batch_size=256)
+    return np.asarray(matrix).reshape(len(images), -1)
+
+
 def log_dev_embeddings(run: Run, model: keras.Model, data: MismatchData, dev_probs: np.ndarray) -> dict:
     """The first `PROJECTOR_EXAMPLES` dev examples' representations in the Projector, thumbnails as points.
 
     Metadata: the label, the prediction and whether it was an error (dev is
     all source B). Colour by "error" to see where the mistakes sit.
     """
-    features = representation_model(model)
-    if features is None:
-        return {"written": False, "reason": "the model's last layer has no single input tensor to show"}
     dev = data.split.dev
     per_side = MAX_SPRITE_SIDE // max(dev.images.shape[1:3])  # thumbnails per sprite side, at full size
     count = min(PROJECTOR_EXAMPLES, len(dev.labels), per_side**2)
-    matrix = features.predict(data.inputs(dev.images[:count]), verbose=0, batch_size=256)
+    matrix = embeddings(model, data, dev.images[:count])
+    if matrix is None:
+        return {"written": False, "reason": "the model's last layer has no single input tensor to show"}
     names = np.asarray(data.class_names)
     predicted = dev_probs[:count].argmax(axis=1)
     labels = dev.labels[:count]
@@ -437,11 +449,19 @@ def report_label_issues(
     options: ReportOptions,
     step: int,
     build_model: Callable[[], keras.Model] | None,
+    model: keras.Model | None = None,
 ) -> dict:
-    """Suspected label errors in dev and test (held-out predictions) and a train subset (K-fold).
+    """cleanlab's Datalab on dev and test (held-out predictions) and a train subset (K-fold).
+
+    Label issues, near duplicates and outliers of each split, from its
+    out-of-sample probabilities and `model`'s embeddings (`embeddings`; the
+    train subset's are in-sample, as the model trained on it). Without
+    `model`, label issues and outliers come from the probabilities alone.
 
     Returns:
-        {"scores": {split: count, precision, recall}, "masks": {split: [bool per example]}}.
+        {"scores": {split: count, estimated, near_duplicate_sets, near_duplicates,
+        outliers, and against the flips precision, recall, precision_at_k},
+        "masks": {split: [bool per example]}}.
     """
     writer, scores, masks = run.writer("label_issues"), {}, {}
     parts, probs = {"dev": data.split.dev, "test": data.split.test}, dict(probs)
@@ -462,8 +482,11 @@ def report_label_issues(
         parts["train_subset"] = train
     for name, part in parts.items():
         predictions = SplitPredictions.of(part, probs[name], split=name)
-        issues, scores[name] = log_label_issues(writer, step, predictions, truth=data.flipped.get(name))
-        masks[name] = issues.mask.tolist()
+        features = None if model is None else embeddings(model, data, part.images)
+        quality, scores[name] = log_data_quality(
+            writer, step, predictions, features, truth=data.flipped.get(name)
+        )
+        masks[name] = quality.label_issues.mask.tolist()
     return {"scores": scores, "masks": masks}
 
 
@@ -474,13 +497,19 @@ def analyse_dev_errors(
     suspected_wrong_label,
     options: ReportOptions,
     step: int,
+    label_issue_estimate: int | None = None,
 ) -> dict:
-    """Error analysis of dev (Course 3, Week 2), logged and exported; returns its figures and tag table."""
+    """Error analysis of dev (Course 3, Week 2), logged and exported; returns its figures and tag table.
+
+    `label_issue_estimate` (cleanlab's estimated number of label issues in
+    dev) is shown beside the "suspected wrong label" tag.
+    """
     analysis = log_error_analysis(
         run.writer("error_analysis"),
         step,
         SplitPredictions.of(data.split.dev, dev_probs, split="dev"),
         suspected_wrong_label=np.asarray(suspected_wrong_label, bool),
+        label_issue_estimate=label_issue_estimate,
         export_to=run.dir / "error_analysis" / "dev_errors.csv" if is_chief() else None,
         sample=options.error_sample,
         seed=options.seed,
@@ -495,9 +524,33 @@ def analyse_dev_errors(
 
 
 def report_duplicates(run: Run, data: MismatchData, step: int) -> dict:
-    """Identical images within and across the four splits, logged; returns the counts and a sentence."""
-    duplicates = log_duplicates(run.writer("duplicates"), step, data.split.as_dict())
-    return {"counts": duplicates.counts(), "summary": duplicates.summary_line()}
+    """Copies of one image (found by content before splitting) where they landed, logged.
+
+    Returns the counts in the splits (with those found before splitting and
+    the number `--dedupe` removed) and a paragraph for the summary.
+    """
+    copies = data.copies
+    before = ""
+    if copies.summary:
+        before = f"Before splitting: {copies.summary}"
+        if copies.removed:
+            before += f" `--dedupe` removed {len(copies.removed)} copies (one kept per group)."
+    found = {f"found_before_split/{name}": value for name, value in copies.found.items()}
+    duplicates = log_duplicates(
+        run.writer("duplicates"),
+        step,
+        data.split.as_dict(),
+        duplicates=data.duplicates_in_splits(),
+        note=before,
+        scalars={**found, "removed_by_dedupe": len(copies.removed)},
+    )
+    counts = {
+        **duplicates.counts(),
+        "removed_by_dedupe": len(copies.removed),
+        "found_before_split": dict(copies.found),
+    }
+    summary = f"In the splits: {duplicates.summary_line()}" + (f" {before}" if before else "")
+    return {"counts": counts, "summary": summary}
 
 
 def report_learning_curve(
@@ -542,12 +595,13 @@ def summary_text(
 ) -> str:
     """The run's summary (Markdown): data, decomposition, advice, error analysis, label issues, duplicates."""
     label_lines = [
-        f"- {name}: {int(s['count'])} suspected"
+        f"- {name}: {int(s['count'])} flagged (cleanlab estimates {int(s['estimated'])} label issues)"
         + (
             f"; precision {s['precision']:.3f}, recall {s['recall']:.3f} against the flips"
             if "recall" in s
             else ""
         )
+        + f"; {int(s['near_duplicate_sets'])} near-duplicate sets, {int(s['outliers'])} outliers"
         for name, s in label_scores.items()
     ]
     lines = [f"# {title}", "", f"Data: {data.description}.", "", "```", data.split.report(), "```", ""]
@@ -566,7 +620,11 @@ def summary_text(
         "",
         analysis["table"],
         "",
-        "## Suspected label errors (confident learning)",
+        "## Data quality (cleanlab Datalab): suspected label errors, near duplicates, outliers",
+        "",
+        "Flagged: ranked by label quality, the model gives the given label less than "
+        f"{LABEL_QUALITY_THRESHOLD:g} probability, never more than cleanlab's estimate (an upper bound "
+        "here: it also counts the model's own confusions).",
         "",
         *label_lines,
         "",
@@ -627,7 +685,9 @@ def end_of_run_report(
     final = history[-1]
     evaluation = data.evaluation_datasets()
     probs = {name: class_probabilities(model, evaluation[name]) for name in ("dev", "test")}
-    label_issues = run.once("label_issues", report_label_issues, run, data, probs, options, step, build_model)
+    label_issues = run.once(
+        "label_issues", report_label_issues, run, data, probs, options, step, build_model, model
+    )
     analysis = run.once(
         "error_analysis",
         analyse_dev_errors,
@@ -637,6 +697,7 @@ def end_of_run_report(
         label_issues["masks"]["dev"],
         options,
         step,
+        int(label_issues["scores"]["dev"]["estimated"]),
     )
     duplicates = run.once("duplicates", report_duplicates, run, data, step)
     curve = None

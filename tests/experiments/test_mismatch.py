@@ -75,11 +75,13 @@ def test_run_logs_the_decomposition_for_tensorboard(fashion_mnist_all, logdir):
     label_tags = tensor_tags(run_dir, "label_issues")
     for split in ("dev", "test", "train_subset"):
         assert {f"label_issues/{split}/table", f"label_issues/{split}/suspects"} <= label_tags
-    # 5% of dev and test labels were flipped. Measured on this quick profile (dev 523, test 491 examples):
-    # precision 0.20 / 0.25 and recall 0.85 / 0.80; chance precision is 0.05.
+    # 5% of dev and test labels were flipped. Measured on this quick profile (dev 523, test 491 examples),
+    # the flagged set (label quality below LABEL_QUALITY_THRESHOLD, at most cleanlab's estimate): precision
+    # 0.71 / 0.89 at recall 0.58 / 0.68 (dev / test); chance precision is 0.05. The flagging rule before
+    # it (cleanlab's whole list) had precision 0.20 / 0.25 at recall 0.85 / 0.80.
     for split in ("dev", "test"):
         scores = results["label_issues"][split]
-        assert scores["recall"] >= 0.5 and scores["precision"] >= 0.1
+        assert scores["recall"] >= 0.45 and scores["precision"] >= 0.5
 
 
 def test_data_mismatch_rises_with_synthesis_strength(fashion_mnist_all, logdir):

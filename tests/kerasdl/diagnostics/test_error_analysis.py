@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.ndimage
+import scipy.stats
 from PIL import Image
 
 from kerasdl.diagnostics import (
@@ -48,6 +49,13 @@ class TestHandFilledSheet:
         assert rows["blurry"].error_if_fixed == pytest.approx(0.05)
         text = tag_table_markdown(import_sheet(FIXTURE), 0.10)
         assert "| great cat | 3 | 37.5% | 3.75 | 6.25% |" in text
+        # How sure the share is: the 95% Wilson interval of 3 in 8, from scipy.
+        interval = scipy.stats.binomtest(3, 8).proportion_ci(0.95, method="wilson")
+        assert (rows["great cat"].share_low, rows["great cat"].share_high) == pytest.approx(
+            (interval.low, interval.high)
+        )
+        (great_cat_line,) = [line for line in text.splitlines() if line.startswith("| great cat |")]
+        assert great_cat_line.endswith(f"| {100 * interval.low:.1f}-{100 * interval.high:.1f}% |")
 
     def test_lesson_dog_example(self):
         # "5 of 100 errors are dogs": fixing dogs can at best take 10% dev error to 9.5%.

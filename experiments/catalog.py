@@ -151,7 +151,7 @@ EXPERIMENTS = (
     Experiment(
         "detection",
         "Course 4, Week 3",
-        "≤ 14 min",
+        "≤ 13.5 min",
         "Scalars: dev mAP@0.5 per epoch; Images: detections drawn on dev canvases",
     ),
     Experiment(

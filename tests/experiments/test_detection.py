@@ -31,6 +31,7 @@ METRICS = {
     "anchors_mean_iou",
     "dropped_objects",
     "train_seconds",
+    "train_cpu_seconds",
 }
 
 
@@ -114,6 +115,8 @@ def test_drawn_detections_are_red_boxes_and_objects_green(fashion_mnist_all):
         ),
         (["--nms-iou", "1.5"], "--nms-iou must be in [0, 1]; received 1.5"),
         (["--epochs", "0"], "--epochs must be at least 1; received 0"),
+        (["--classes-per-box", "0"], "--classes-per-box must be at least 1; received 0"),
+        (["--depth", "0"], "--depth must be at least 1; received 0"),
         (["--source", "voc"], "--source must be 'canvases' or 'tfds:<name>'; received 'voc'"),
         (["--data-dir", "/nonexistent"], "/nonexistent"),
     ],

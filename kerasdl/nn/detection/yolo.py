@@ -51,7 +51,8 @@ answer; these do not, and train faster.
 
 Decoding (`detect`): the score of a slot's box for class i is p_c c_i (the
 probability that there is an object and that it is of class i); each box
-takes its best class, boxes scoring at most `score_threshold` are dropped,
+takes its best class (or its k best, `classes_per_box`, one candidate
+each), boxes scoring at most `score_threshold` are dropped,
 and per-class non-max suppression (`kerasdl.nn.detection.nms`) keeps at most
 `max_detections` per image. Boxes come back as corners (y_min, x_min,
 y_max, x_max) in fractions of the image.
@@ -177,26 +178,43 @@ def detect(
     iou_threshold: float = 0.5,
     max_detections: int = 20,
     activated: bool = False,
+    classes_per_box: int = 1,
 ):
     """Detections of a batch: score threshold, then per-class non-max suppression (module docstring).
 
     Args:
         outputs: raw outputs [B, S, S, A, 5 + n], or the lesson's vectors with `activated=True`.
         anchors: [A, 2] anchor (height, width) in cell units.
-        score_threshold: boxes scoring at most this (p_c times the best class probability) are dropped.
+        score_threshold: boxes scoring at most this (p_c times the class probability) are dropped.
         iou_threshold: NMS discards a box whose IoU with a better box of its class is above this.
         max_detections: detections per image (then padding).
         activated: `outputs` are already the lesson's vectors.
+        classes_per_box: each box is a candidate for its k most probable
+            classes, each scored p_c c_i (1: its best class only). With k > 1
+            an item the network hesitates about is also proposed, at a lower
+            score, under its second class; per-class NMS keeps both, as the
+            lesson's "non-max suppression independently for each class" does
+            when the class scores are kept per class.
 
     Returns:
         (boxes [B, M, 4] corners in fractions of the image, scores [B, M],
         classes int32 [B, M], valid bool [B, M]) with M = max_detections,
         in descending score; entries where `valid` is False are padding.
     """
+    if isinstance(classes_per_box, bool) or not isinstance(classes_per_box, int) or classes_per_box < 1:
+        raise ValueError(f"classes_per_box must be a positive integer. Received: {classes_per_box!r}")
     vectors = outputs if activated else activate(outputs, anchors)
     boxes, p_c, class_probabilities = vectors_to_boxes(vectors)
-    classes = ops.cast(ops.argmax(class_probabilities, axis=-1), "int32")
-    scores = p_c * ops.max(class_probabilities, axis=-1)
+    k = min(classes_per_box, class_probabilities.shape[-1])
+    if k == 1:
+        classes = ops.cast(ops.argmax(class_probabilities, axis=-1), "int32")
+        scores = p_c * ops.max(class_probabilities, axis=-1)
+    else:  # the k best classes of every box, as k candidates in a row: [B, N * k]
+        best, best_classes = ops.top_k(class_probabilities, k)
+        slots = ops.shape(boxes)[1] * k
+        boxes = ops.reshape(ops.repeat(boxes[:, :, None, :], k, axis=2), (-1, slots, 4))
+        scores = ops.reshape(p_c[..., None] * best, (-1, slots))
+        classes = ops.reshape(ops.cast(best_classes, "int32"), (-1, slots))
     indices, valid = non_max_suppression(
         boxes, scores, max_detections, iou_threshold, score_threshold, classes=classes
     )

@@ -133,6 +133,37 @@ class TestOutputs:
             valid[0]
         ].tolist() == [0, 1]
 
+    @pytest.mark.parametrize("k", [2, C])
+    def test_k_classes_per_box_equals_tensorflows_combined_nms(self, k):
+        """TensorFlow's per-class NMS over every box's scores p_c c_i, those outside its k best set to 0."""
+        tf = pytest.importorskip("tensorflow")
+        outputs = np.random.default_rng(7).normal(size=(3, S, S, 3, 5 + C)).astype(np.float32)
+        boxes, p_c, probabilities = (numpy(t) for t in vectors_to_boxes(activate(outputs, ANCHORS)))
+        scores = p_c[..., None] * probabilities
+        kth_best = np.sort(scores, axis=-1)[..., -k][..., None]
+        scores = np.where(scores >= kth_best, scores, 0.0)
+        expected = tf.image.combined_non_max_suppression(
+            boxes[:, :, None, :], scores, 15, 15, 0.5, 0.05, clip_boxes=False
+        )
+        found, found_scores, found_classes, valid = (
+            numpy(t) for t in detect(outputs, ANCHORS, 0.05, 0.5, 15, classes_per_box=k)
+        )
+        np.testing.assert_array_equal(valid.sum(axis=1), expected.valid_detections.numpy())
+        for i, n in enumerate(expected.valid_detections.numpy()):
+            np.testing.assert_allclose(found_scores[i, :n], expected.nmsed_scores[i, :n], rtol=1e-5)
+            np.testing.assert_array_equal(found_classes[i, :n], expected.nmsed_classes[i, :n])
+            np.testing.assert_allclose(found[i, :n], expected.nmsed_boxes[i, :n], atol=1e-6)
+
+    def test_one_class_per_box_is_the_default_and_k_must_be_positive(self):
+        outputs = np.random.default_rng(8).normal(size=(1, S, S, 3, 5 + C)).astype(np.float32)
+        one = [numpy(t) for t in detect(outputs, ANCHORS, 0.05, 0.5, 10, classes_per_box=1)]
+        for ours, default in zip(
+            one, (numpy(t) for t in detect(outputs, ANCHORS, 0.05, 0.5, 10)), strict=True
+        ):
+            np.testing.assert_array_equal(ours, default)
+        with pytest.raises(ValueError, match="classes_per_box must be a positive integer. Received: 0"):
+            detect(outputs, ANCHORS, classes_per_box=0)
+
 
 class TestLoss:
     @pytest.mark.parametrize(

@@ -146,7 +146,10 @@ def audit(
             "probs must be probabilities: each row in [0, 1] and summing to 1. Received row sums "
             f"{probs.sum(axis=1)[:3]}, range [{probs.min():.3g}, {probs.max():.3g}]"
         )
-    issue_types = {"label": {}, "outlier": {}}
+    # cleanlab's default forks a process pool, which deadlocks in a process whose TensorFlow threads are
+    # running (a fork copies the locks they hold); in-process it is also faster on thousands of examples.
+    in_process = {"find_label_issues_kwargs": {"n_jobs": 1}}
+    issue_types = {"label": {"clean_learning_kwargs": in_process}, "outlier": {}}
     if features is not None:
         features = np.asarray(features, dtype=np.float32).reshape(len(labels), -1)
         issue_types["near_duplicate"] = {}

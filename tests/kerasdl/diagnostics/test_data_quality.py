@@ -200,3 +200,17 @@ def test_a_class_no_example_has_is_left_out_not_an_error():
     assert quality.label_issues.suggested.tolist() == [2]
     # Over the classes present, example 4's label keeps 0.02 / (0.02 + 0.9) of the probability.
     assert quality.label_quality[4] == pytest.approx(0.02 / 0.92)
+
+
+def test_audit_runs_in_process(monkeypatch):
+    """No process pool: a fork beside TensorFlow's running threads can deadlock (it hung a test worker)."""
+    import multiprocessing.pool
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("audit started a process pool")
+
+    monkeypatch.setattr(multiprocessing.pool.Pool, "__init__", refuse)
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(4), 400)
+    quality = audit(probs.argmax(axis=1), probs, rng.normal(size=(400, 6)))
+    assert quality.size == 400

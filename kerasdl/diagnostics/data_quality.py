@@ -31,6 +31,7 @@ import numpy as np
 from kerasdl.diagnostics.label_issues import (
     LABEL_QUALITY_THRESHOLD,
     LabelIssues,
+    as_labels_and_probs,
     estimated_label_issues,
     flag_label_issues,
 )
@@ -61,16 +62,9 @@ class DataQuality:
 
     def lowest_quality(self, labels: np.ndarray, probs: np.ndarray, k: int) -> LabelIssues:
         """The `k` examples of lowest label quality, flagged or not (to look at when none is flagged)."""
-        labels = np.asarray(labels).astype(np.int64)
+        labels, probs = as_labels_and_probs(labels, probs)
         indices = np.argsort(self.label_quality, kind="stable")[:k]
-        return LabelIssues(
-            indices=indices,
-            given=labels[indices],
-            suggested=np.asarray(probs)[indices].argmax(axis=1),
-            self_confidence=np.asarray(probs)[indices, labels[indices]],
-            size=self.size,
-            estimated=self.label_issues.estimated,
-        )
+        return LabelIssues.at(indices, labels, probs, self.label_issues.estimated)
 
     def counts(self) -> dict[str, int]:
         """Counts: label issues flagged and estimated, near-duplicate sets and their examples, outliers."""
@@ -135,12 +129,7 @@ def audit(
     """
     from cleanlab import Datalab
 
-    labels = np.asarray(labels).astype(np.int64)
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim != 2 or len(probs) != len(labels):
-        raise ValueError(
-            f"probs must be [N, classes] for N labels. Received: {probs.shape}, {len(labels)} labels"
-        )
+    labels, probs = as_labels_and_probs(labels, probs)
     if np.any(probs < 0) or np.any(probs > 1) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
         raise ValueError(
             "probs must be probabilities: each row in [0, 1] and summing to 1. Received row sums "

@@ -207,6 +207,20 @@ class LabelIssues:
     size: int
     estimated: int | None = None
 
+    @classmethod
+    def at(
+        cls, indices: np.ndarray, labels: np.ndarray, probs: np.ndarray, estimated: int | None = None
+    ) -> LabelIssues:
+        """The examples at `indices`, in that order, of a split with these `labels` and `probs` [N, C]."""
+        return cls(
+            indices=indices,
+            given=labels[indices],
+            suggested=probs[indices].argmax(axis=1),
+            self_confidence=probs[indices, labels[indices]],
+            size=len(labels),
+            estimated=estimated,
+        )
+
     def __len__(self) -> int:
         return len(self.indices)
 
@@ -267,6 +281,17 @@ class LabelIssues:
         return image_grid(np.asarray(images)[top.indices], captions, columns=columns)
 
 
+def as_labels_and_probs(labels, probs) -> tuple[np.ndarray, np.ndarray]:
+    """`labels` as int64 [N] and `probs` as float64 [N, classes]; a ValueError when the shapes disagree."""
+    labels = np.asarray(labels).astype(np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) != len(labels):
+        raise ValueError(
+            f"probs must be [N, classes] for N labels. Received: {probs.shape}, {len(labels)} labels"
+        )
+    return labels, probs
+
+
 def find_label_issues(labels: np.ndarray, probs: np.ndarray, **cleanlab_kwargs) -> LabelIssues:
     """Ranks suspected label errors by confident learning (cleanlab).
 
@@ -282,25 +307,14 @@ def find_label_issues(labels: np.ndarray, probs: np.ndarray, **cleanlab_kwargs) 
     """
     from cleanlab.filter import find_label_issues as cleanlab_find_label_issues
 
-    labels = np.asarray(labels).astype(np.int64)
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim != 2 or len(probs) != len(labels):
-        raise ValueError(
-            f"probs must be [N, classes] for N labels. Received: {probs.shape}, {len(labels)} labels"
-        )
+    labels, probs = as_labels_and_probs(labels, probs)
     cleanlab_kwargs.setdefault("return_indices_ranked_by", "self_confidence")
     # cleanlab's default starts one process per core: on a dev set of thousands, far slower than in-process.
     cleanlab_kwargs.setdefault("n_jobs", 1)
     found = np.asarray(cleanlab_find_label_issues(labels, probs, **cleanlab_kwargs))
     # With return_indices_ranked_by=None cleanlab returns a boolean mask instead of ranked indices.
     indices = np.flatnonzero(found) if found.dtype == bool else found.astype(np.int64)
-    return LabelIssues(
-        indices=indices,
-        given=labels[indices],
-        suggested=probs[indices].argmax(axis=1),
-        self_confidence=probs[indices, labels[indices]],
-        size=len(labels),
-    )
+    return LabelIssues.at(indices, labels, probs)
 
 
 def estimated_label_issues(labels: np.ndarray, probs: np.ndarray) -> int:
@@ -341,30 +355,17 @@ def flag_label_issues(
             `estimated_label_issues(labels, probs)`.
         threshold: the largest label quality score flagged, in (0, 1).
     """
-    labels = np.asarray(labels).astype(np.int64)
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim != 2 or len(probs) != len(labels):
-        raise ValueError(
-            f"probs must be [N, classes] for N labels. Received: {probs.shape}, {len(labels)} labels"
-        )
+    labels, probs = as_labels_and_probs(labels, probs)
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1). Received: threshold={threshold}")
-    self_confidence = probs[np.arange(len(labels)), labels]
-    quality = self_confidence if quality is None else np.asarray(quality, dtype=np.float64)
+    quality = probs[np.arange(len(labels)), labels] if quality is None else np.asarray(quality, np.float64)
     if quality.shape != labels.shape:
         raise ValueError(f"quality must have one score per label. Received: shape={quality.shape}")
     if estimated is None:
         estimated = estimated_label_issues(labels, probs)
     order = np.argsort(quality, kind="stable")
     indices = order[: min(int(np.sum(quality < threshold)), estimated)]
-    return LabelIssues(
-        indices=indices,
-        given=labels[indices],
-        suggested=probs[indices].argmax(axis=1),
-        self_confidence=self_confidence[indices],
-        size=len(labels),
-        estimated=int(estimated),
-    )
+    return LabelIssues.at(indices, labels, probs, int(estimated))
 
 
 def detection_precision_recall(found: np.ndarray, truth: np.ndarray) -> tuple[float, float]:

@@ -306,17 +306,14 @@ class MismatchData:
 
         A group left with one copy (`--dedupe`) is no longer a group.
         """
-        place = {
-            str(i): (name, index)
-            for name, part in self.split.as_dict().items()
-            for index, i in enumerate(part.ids)
-        }
-        order = list(self.split.as_dict())
+        parts = self.split.as_dict()
+        place = {str(i): (name, index) for name, part in parts.items() for index, i in enumerate(part.ids)}
+        order = {name: position for position, name in enumerate(parts)}
         groups = []
         for ids, identical in zip(self.copies.groups, self.copies.identical, strict=True):
-            members = sorted((place[i] for i in ids if i in place), key=lambda m: (order.index(m[0]), m[1]))
+            members = sorted((place[i] for i in ids if i in place), key=lambda m: (order[m[0]], m[1]))
             if len(members) > 1:
-                labels = tuple(int(self.split.as_dict()[name].labels[index]) for name, index in members)
+                labels = tuple(int(parts[name].labels[index]) for name, index in members)
                 groups.append(DuplicateGroup(tuple(members), labels, identical))
         groups.sort(key=lambda g: (not g.across_splits, not g.label_conflict, -len(g.members), g.members))
         examples = sum(self.split.sizes().values())

@@ -5,10 +5,12 @@ the deterministic part, then shuffle and random ops (so every epoch sees new
 randomness), batch before cheap element-wise maps (one op per batch, not per
 image), parallel maps, prefetch.
 
-The sources here are already in memory, so the cached part is the uint8
-examples as one tensor, and shuffling and batching work on indices, one
-pass at a time (`index_batches`): each pass draws a permutation, and each
-element of the dataset is a whole batch, gathered from the tensor. The
+For sources in memory, the cached part is the uint8 examples as one
+tensor; a folder bigger than memory (`pipelines.streaming`) is read from
+disk, or from its decoded cache, batch by batch in the parallel map.
+Either way, shuffling and batching work on indices, one pass at a time
+(`index_batches`): each pass draws a permutation, and each element of the
+dataset is a whole batch, gathered from the tensor or read. The
 usual `from_tensor_slices -> cache -> shuffle -> batch` chain does the same
 work one example at a time; on a 2-core CPU its per-example stages, not
 the augmentation, were the slowest part of a batched augmentation pipeline
@@ -35,6 +37,7 @@ from kerasdl.training.io import atomic_write_bytes
 from pipelines.augment import Augmenter
 from pipelines.normalize import Standardizer
 from pipelines.sources import ImageSource
+from pipelines.streaming import StreamedImages
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -124,10 +127,10 @@ def to_dataset(
     batches = index_batches(
         len(source), batch_size, shuffle=shuffle, seed=seed, drop_remainder=drop_remainder
     )  # it checks batch_size, before the examples are copied into tensors
-    images, labels = host_tensors(source.images, source.labels)
+    gather_images, (labels,) = _image_gatherer(source.images), host_tensors(source.labels)
 
     def prepare(indices, batch_seed):
-        batch = tf.gather(images, indices)
+        batch = gather_images(indices)
         if isinstance(augment, Augmenter):  # it takes the uint8 pixels: it cuts its windows before casting
             batch = augment(batch, batch_seed)
         else:
@@ -139,6 +142,25 @@ def to_dataset(
         return batch, tf.gather(labels, indices)
 
     return batches.map(prepare, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def _image_gatherer(images) -> Callable[[tf.Tensor], tf.Tensor]:
+    """indices [B] -> uint8 images [B, H, W, C]: a gather from a host tensor, or a read from disk.
+
+    Images streamed from disk (`StreamedImages`) are read by the decoder the
+    in-memory path used (or from their decoded cache) inside the parallel
+    map, so tf.data decodes several batches at once while the model trains.
+    """
+    if not isinstance(images, StreamedImages):
+        (tensor,) = host_tensors(images)
+        return lambda indices: tf.gather(tensor, indices)
+    shape = [None, *images.image_shape]
+
+    def read(indices):
+        batch = tf.numpy_function(images.read, [indices], tf.uint8, stateful=False, name="read_images")
+        return tf.ensure_shape(batch, shape)
+
+    return read
 
 
 def shuffled_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:

@@ -35,19 +35,22 @@ class Standardizer:
         """Computes the per-channel mean and std of `images` [N, H, W, C].
 
         Accumulates in float64 over chunks, so 60,000 images cost no more
-        memory than one chunk in float.
+        memory than one chunk in float, and images streamed from disk
+        (`pipelines.streaming.StreamedImages`) are read in one pass, a chunk
+        at a time.
         """
-        images = np.asarray(images)
-        if images.ndim != 4 or len(images) == 0:
+        if not hasattr(images, "shape"):
+            images = np.asarray(images)
+        if len(images.shape) != 4 or len(images) == 0:
             raise ValueError(f"images must be a non-empty [N, H, W, C] array. Received: shape={images.shape}")
         channels = images.shape[-1]
         total = np.zeros(channels)
         total_sq = np.zeros(channels)
         for start in range(0, len(images), chunk):
-            block = images[start : start + chunk].astype(np.float64).reshape(-1, channels)
+            block = np.asarray(images[start : start + chunk]).astype(np.float64).reshape(-1, channels)
             total += block.sum(axis=0)
             total_sq += np.square(block).sum(axis=0)
-        count = images.size // channels
+        count = int(np.prod(images.shape[:3]))
         mean = total / count
         std = np.sqrt(np.maximum(total_sq / count - np.square(mean), 0.0))
         return cls(mean=mean.astype(np.float32), std=np.maximum(std, 1e-6).astype(np.float32))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import json
 import os
 import sys
 import warnings
@@ -22,16 +23,23 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasdl.training.io import atomic_write_bytes
 from pipelines.image_files import (
     COLOR_MODES,
     MAX_PIXELS,
     READABLE_EXTENSIONS,
     SkippedFile,
-    UnusableFile,
     conform,
     list_image_folder,
-    read_image,
     skipped_counts,
+)
+from pipelines.streaming import (
+    DecodedCache,
+    DecodedFiles,
+    FileStore,
+    StreamedImages,
+    decode_files,
+    should_stream,
 )
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -65,11 +73,12 @@ class SourceCorruptError(ValueError):
 
 @dataclass(frozen=True)
 class ImageSource:
-    """Labelled images held in memory.
+    """Labelled images, in memory or streamed from disk.
 
     Attributes:
         name: where the examples come from, e.g. "fashion_mnist".
-        images: uint8 array [N, H, W, C].
+        images: uint8 array [N, H, W, C], or a `pipelines.streaming.StreamedImages`
+            of that shape for a folder bigger than memory.
         labels: int64 array [N] of class indices.
         ids: array [N] of identity strings, unique and stable per example.
         class_names: the name of each class index.
@@ -140,9 +149,13 @@ class ImageSource:
             )
         if len({s.image_shape for s in sources}) != 1:
             raise ValueError(f"Cannot concatenate images of shapes {[s.image_shape for s in sources]}")
+        if any(isinstance(s.images, StreamedImages) for s in sources):
+            images = StreamedImages.concatenate([s.images for s in sources])  # still on disk
+        else:
+            images = np.concatenate([s.images for s in sources])
         return ImageSource(
             name=name,
-            images=np.concatenate([s.images for s in sources]),
+            images=images,
             labels=np.concatenate([s.labels for s in sources]),
             ids=np.concatenate([s.ids for s in sources]),
             class_names=sources[0].class_names,
@@ -359,6 +372,8 @@ def image_folder(
     color_mode: str = "rgb",
     max_corrupt_fraction: float = 0.05,
     max_pixels: int = MAX_PIXELS,
+    memory_budget: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> ImageSource:
     """Images in one subfolder per class (`path/<class name>/<image>`), read by `pipelines.image_files`.
 
@@ -369,6 +384,12 @@ def image_folder(
     with the folder rather than with a few files. Files whose content is
     another format than their extension says are read and counted.
 
+    When the decoded pixels would take more than `memory_budget` bytes, the
+    images stream (`pipelines.streaming`): the files are decoded once to
+    check them (and to fill the cache in `cache_dir`), and then whenever a
+    batch needs them. The examples, ids, labels and skipped files are the
+    same either way.
+
     Args:
         path: the root folder.
         image_size: (height, width) to resize every image to; None keeps the
@@ -376,12 +397,19 @@ def image_folder(
         color_mode: "rgb" or "grayscale".
         max_corrupt_fraction: the share of unreadable image files tolerated.
         max_pixels: the decompression-bomb limit (pixels per image).
+        memory_budget: bytes of decoded pixels above which the images
+            stream; None: `pipelines.streaming.default_memory_budget()`, 0:
+            always stream.
+        cache_dir: a folder for the decoded cache of a streamed folder
+            (found again by later runs while the files are unchanged);
+            None decodes the files at every read.
 
     Returns:
-        An `ImageSource` whose ids are the files' paths relative to `path`;
-        `.skipped` lists the files left out (`SkippedFile`),
-        `.skipped_counts` counts them by reason and `.extension_mismatches`
-        names the files read despite a wrong extension.
+        An `ImageSource` whose ids are the files' paths relative to `path`
+        (its `images` a `StreamedImages` when streaming); `.skipped` lists
+        the files left out (`SkippedFile`), `.skipped_counts` counts them by
+        reason and `.extension_mismatches` names the files read despite a
+        wrong extension.
     """
     if color_mode not in COLOR_MODES:
         raise ValueError(f"color_mode must be one of {COLOR_MODES}. Received: color_mode={color_mode!r}")
@@ -389,6 +417,8 @@ def image_folder(
         raise ValueError(
             f"max_corrupt_fraction must be in [0, 1]. Received: max_corrupt_fraction={max_corrupt_fraction}"
         )
+    if memory_budget is not None and memory_budget < 0:
+        raise ValueError(f"memory_budget must be >= 0 bytes or None. Received: memory_budget={memory_budget}")
     root = Path(path)
     if not root.is_dir():
         raise SourceMissingError(
@@ -404,27 +434,12 @@ def image_folder(
             f"Image folder {root} has no image files ({', '.join(READABLE_EXTENSIONS)}); "
             f"left out: {skipped_counts(listing.skipped)}."
         )
-    bar = None
-    if len(listing.files) >= FOLDER_PROGRESS_FROM:
-        import keras  # only here: reading Fashion-MNIST or a small folder need not load it
-
-        bar = keras.utils.Progbar(
-            len(listing.files), verbose=1 if sys.stdout.isatty() else 2, unit_name="file"
-        )
-    images, labels, ids, unreadable, mismatched = [], [], [], [], []
-    for done, (relative, label) in enumerate(listing.files, 1):
-        if bar is not None and (done % 500 == 0 or done == len(listing.files)):
-            bar.update(done)
-        try:
-            pixels, mismatch = read_image(root / relative, color_mode, image_size, max_pixels)
-        except UnusableFile as error:
-            unreadable.append(SkippedFile(relative, error.reason, error.detail))
-            continue
-        if mismatch:
-            mismatched.append(relative)
-        images.append(pixels)
-        labels.append(label)
-        ids.append(relative)
+    paths = [relative for relative, _ in listing.files]
+    stream = should_stream(len(paths), _decoded_shape(root, paths, image_size, color_mode), memory_budget)
+    found = _decode_folder(
+        root, paths, color_mode, image_size, max_pixels, stream, cache_dir if stream else None
+    )
+    unreadable = [SkippedFile(paths[i], error.reason, error.detail) for i, error in found.unusable]
     skipped = (*listing.skipped, *unreadable)
     if skipped:
         listing_text = "; ".join(
@@ -439,25 +454,79 @@ def image_folder(
                 f"than max_corrupt_fraction={max_corrupt_fraction}."
             )
         warnings.warn(message, stacklevel=2)
-    if not images:
+    if not found.usable:
         raise SourceMissingError(f"Image folder {root} has no readable image.")
-    shapes = {image.shape for image in images}
-    if len(shapes) > 1:
+    if len(found.shapes) > 1:
         raise ValueError(
-            f"Images in {root} have different sizes {sorted(shapes)[:5]}: give one size to resize them to, "
-            "--image-size HxW on the command line (image_size=(height, width) in Python)."
+            f"Images in {root} have different sizes {sorted(found.shapes)[:5]}: give one size to resize them "
+            "to, --image-size HxW on the command line (image_size=(height, width) in Python)."
         )
+    if stream:
+        store = FileStore(root, tuple(paths), next(iter(found.shapes)), color_mode, image_size, max_pixels,
+                          found.cache)  # fmt: skip
+        images = StreamedImages.of_files(store, np.array(found.usable, np.int64))
+    else:
+        images = np.stack(found.pixels)
     source = ImageSource(
         f"folder:{root}",
-        np.stack(images),
-        np.array(labels, dtype=np.int64),
-        np.array(ids),
+        images,
+        np.array([listing.files[i][1] for i in found.usable], dtype=np.int64),
+        np.array([paths[i] for i in found.usable]),
         listing.class_names,
     )
     object.__setattr__(source, "skipped", skipped)
     object.__setattr__(source, "skipped_counts", skipped_counts(skipped))
-    object.__setattr__(source, "extension_mismatches", tuple(mismatched))
+    object.__setattr__(source, "extension_mismatches", tuple(paths[i] for i in found.mismatched))
     return source
+
+
+def _decoded_shape(
+    root: Path, paths: list[str], image_size: tuple[int, int] | None, color_mode: str
+) -> tuple[int, int, int]:
+    """The shape a decoded image will have: from `image_size`, else from the first file whose header opens."""
+    channels = 1 if color_mode == "grayscale" else 3
+    if image_size is not None:
+        return (*image_size, channels)
+    from PIL import Image
+
+    for relative in paths[:100]:
+        try:
+            with Image.open(root / relative) as image:
+                return (image.height, image.width, channels)
+        except (OSError, SyntaxError, ValueError):
+            continue  # the decoding pass reports it
+    return (0, 0, channels)
+
+
+def _decode_folder(
+    root: Path,
+    paths: list[str],
+    color_mode: str,
+    image_size: tuple[int, int] | None,
+    max_pixels: int,
+    stream: bool,
+    cache_dir: str | os.PathLike | None,
+) -> DecodedFiles:
+    """`decode_files` with a progress bar, or what an earlier pass wrote beside its cache in `cache_dir`."""
+    settings = {"root": str(root.resolve()), "color_mode": color_mode, "max_pixels": max_pixels,
+                "image_size": None if image_size is None else list(image_size)}  # fmt: skip
+    description = pixels = None
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        name = DecodedCache.fingerprint(root, paths, settings)
+        description, pixels = Path(cache_dir) / f"{name}.json", Path(cache_dir) / f"{name}.pixels"
+        if description.exists() and pixels.exists():
+            return DecodedFiles.from_json(json.loads(description.read_text()), pixels)
+    bar = None
+    if len(paths) >= FOLDER_PROGRESS_FROM:
+        import keras  # only here: reading Fashion-MNIST or a small folder need not load it
+
+        bar = keras.utils.Progbar(len(paths), verbose=1 if sys.stdout.isatty() else 2, unit_name="file")
+    found = decode_files(root, paths, color_mode, image_size, max_pixels, keep_pixels=not stream,
+                         cache_path=pixels, progress=None if bar is None else bar.update)  # fmt: skip
+    if found.cache is not None:
+        atomic_write_bytes(description, json.dumps(found.to_json()).encode())
+    return found
 
 
 # ---------------------------------------------------------------------- by name
@@ -470,6 +539,8 @@ def load_source(
     download: bool = False,
     image_size: tuple[int, int] | None = None,
     color_mode: str | None = None,
+    memory_budget: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> ImageSource:
     """A source from the string a user types on the command line.
 
@@ -481,10 +552,18 @@ def load_source(
     resize and convert every image (bilinear, antialiased; greyscale is
     ITU-R 601-2 luma), for any form; None keeps what the source has (a
     folder's images must then all have one size; its colour mode defaults
-    to RGB).
+    to RGB). A folder whose decoded pixels exceed `memory_budget` bytes
+    streams from disk, with its decoded cache in `cache_dir`
+    (`image_folder`); the other forms are read into memory.
     """
     if spec.startswith("folder:"):
-        return image_folder(spec[len("folder:") :], image_size=image_size, color_mode=color_mode or "rgb")
+        return image_folder(
+            spec[len("folder:") :],
+            image_size=image_size,
+            color_mode=color_mode or "rgb",
+            memory_budget=memory_budget,
+            cache_dir=cache_dir,
+        )
     source = _load_in_memory_source(spec, split, data_dir, download)
     return source.replace(images=conform(source.images, image_size, color_mode))
 

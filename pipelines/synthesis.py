@@ -124,11 +124,11 @@ def phone_camera(
     import keras
 
     hashes = identity_hashes(source.ids, salt=f"phone_camera/{seed}")
-    out = np.empty_like(source.images)
+    out = np.empty((len(source), *source.image_shape), np.uint8)  # in memory, also for a streamed source
     bar = keras.utils.Progbar(len(source), unit_name="image") if progress and len(source) > chunk else None
     for start in range(0, len(source), chunk):
         stop = min(start + chunk, len(source))
-        out[start:stop] = degrade(source.images[start:stop], hashes[start:stop], strength, camera)
+        out[start:stop] = degrade(np.asarray(source.images[start:stop]), hashes[start:stop], strength, camera)
         if bar is not None:
             bar.update(stop)
     return source.replace(name=f"{source.name}+phone_camera({strength:g})", images=out)

@@ -173,9 +173,17 @@ def _label_names(group: DuplicateGroup, class_names: Sequence[str], separator: s
 
 def image_digests(images: np.ndarray) -> list[bytes]:
     """SHA-256 of each image's shape and pixel bytes (equal digests: identical images)."""
-    images = np.asarray(images)
-    shape = repr(images.shape[1:]).encode()
-    return [hashlib.sha256(shape + np.ascontiguousarray(image).tobytes()).digest() for image in images]
+    digests = []
+    for block in _chunks(images):
+        shape = repr(block.shape[1:]).encode()
+        digests += [hashlib.sha256(shape + np.ascontiguousarray(image).tobytes()).digest() for image in block]
+    return digests
+
+
+def _chunks(images, size: int = 1024):
+    """`images` (an array, or any array-like that slices, such as images streamed from disk) in arrays."""
+    for start in range(0, len(images), size):
+        yield np.asarray(images[start : start + size])
 
 
 def perceptual_hashes(images: np.ndarray, hash_size: int = PERCEPTUAL_HASH_SIZE) -> np.ndarray:
@@ -188,15 +196,17 @@ def perceptual_hashes(images: np.ndarray, hash_size: int = PERCEPTUAL_HASH_SIZE)
     import imagehash
     from PIL import Image
 
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(f"images must be [N, H, W, 1 or 3]. Received: shape={images.shape}")
-    pictures = images[..., 0] if images.shape[-1] == 1 else images
+    shape = np.shape(images)
+    if len(shape) != 4 or shape[-1] not in (1, 3):
+        raise ValueError(f"images must be [N, H, W, 1 or 3]. Received: shape={shape}")
     bits = np.empty((len(images), hash_size * hash_size), bool)
-    for row, picture in enumerate(pictures):
-        bits[row] = imagehash.phash(
-            Image.fromarray(np.asarray(picture, np.uint8)), hash_size=hash_size
-        ).hash.ravel()
+    row = 0
+    for block in _chunks(images):
+        for picture in block[..., 0] if shape[-1] == 1 else block:
+            bits[row] = imagehash.phash(
+                Image.fromarray(np.asarray(picture, np.uint8)), hash_size=hash_size
+            ).hash.ravel()
+            row += 1
     return bits
 
 
@@ -318,9 +328,10 @@ def find_duplicates(
             )
         members += [(split, index) for index in range(len(split_images))]
         all_labels += [int(label) for label in split_labels]
-        digests += image_digests(split_images)
-        if near_bits is not None and len(split_images):
-            hashes.append(perceptual_hashes(split_images))
+        for block in _chunks(split_images):  # one read of images streamed from disk, for both hashes
+            digests += image_digests(block)
+            if near_bits is not None:
+                hashes.append(perceptual_hashes(block))
     _, digest_ids = np.unique(np.array(digests, dtype=object).astype("S32"), return_inverse=True)
     edges = [_chain(digest_ids.ravel())]
     if near_bits is not None and hashes:

@@ -609,7 +609,8 @@ def summary_text(
         left_out = ", ".join(f"{count} {reason}" for reason, count in report["left_out"].items() if count)
         lines += [
             f"Files of `{spec}` left out: {left_out or 'none'}; read although their extension names another "
-            f"format: {report['extension_mismatches']}.",
+            f"format: {report['extension_mismatches']}."
+            + (" Streamed from disk (bigger than --memory-budget)." if report.get("streamed") else ""),
             "",
         ]
     lines += [final.to_markdown(), ""]

@@ -53,6 +53,7 @@ from pipelines.image_files import COLOR_MODES, parse_image_size
 from pipelines.normalize import Standardizer
 from pipelines.sources import ImageSource, load_source
 from pipelines.splits import MismatchedSplit, mismatched_split, split_by_hash
+from pipelines.streaming import StreamedImages, default_memory_budget, parse_memory_size
 from pipelines.subsets import hash_subset
 from pipelines.synthesis import PhoneCamera, camera_config, phone_camera
 
@@ -96,6 +97,22 @@ def add_data_flags(parser: argparse.ArgumentParser, train_eval_size: int = 10_00
         default=None,
         help="convert every image to 3-channel RGB or 1-channel grayscale (ITU-R 601-2 luma); "
         "default: the source's own (RGB for a folder)",
+    )
+    data.add_argument(
+        "--memory-budget",
+        type=_memory_size,
+        default=None,
+        metavar="SIZE",
+        help="a folder whose decoded pixels would take more than this (e.g. 4GB, 512MiB; 0: always) is "
+        "streamed from disk, decoded batch by batch on every core, instead of held in memory "
+        "(default: a quarter of this machine's memory)",
+    )
+    data.add_argument(
+        "--decode-cache",
+        default=None,
+        metavar="DIR",
+        help="where a streamed folder's decoded pixels are cached (one file of fixed-size records, "
+        "found again while the files are unchanged); default: decode the files on every pass",
     )
     cli.add_data_dir_flag(data, help="folder of the Fashion-MNIST IDX files, or tfds' data_dir")
     data.add_argument("--download", action="store_true", help="allow tfds to download the dataset (network)")
@@ -166,8 +183,22 @@ def _image_size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _memory_size(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    try:
+        return parse_memory_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _image_options(args: argparse.Namespace) -> dict:
-    return {"image_size": getattr(args, "image_size", None), "color_mode": getattr(args, "color_mode", None)}
+    return {
+        "image_size": getattr(args, "image_size", None),
+        "color_mode": getattr(args, "color_mode", None),
+        "memory_budget": getattr(args, "memory_budget", None),
+        "cache_dir": getattr(args, "decode_cache", None),
+    }
 
 
 def check_data_flags(args: argparse.Namespace) -> None:
@@ -347,11 +378,18 @@ def align_classes(source_a: ImageSource, source_b: ImageSource) -> ImageSource:
 
 
 def file_report(source: ImageSource) -> dict | None:
-    """A folder source's files left out (by reason) and read despite their extension; None otherwise."""
+    """A folder source's files left out (by reason), read despite their extension, and whether it streams.
+
+    None for a source that is not a folder.
+    """
     counts = getattr(source, "skipped_counts", None)
     if counts is None:
         return None
-    return {"left_out": counts, "extension_mismatches": len(getattr(source, "extension_mismatches", ()))}
+    return {
+        "left_out": counts,
+        "extension_mismatches": len(getattr(source, "extension_mismatches", ())),
+        "streamed": isinstance(source.images, StreamedImages),
+    }
 
 
 def _near_bits(args: argparse.Namespace) -> int | None:
@@ -483,6 +521,25 @@ def _preprocessor(preprocessing: str, train: ImageSource) -> Standardizer | None
     )
 
 
+def _hold_evaluated_splits(
+    split: MismatchedSplit, train_eval: ImageSource, memory_budget: int | None
+) -> tuple[MismatchedSplit, ImageSource]:
+    """Streamed train-dev, dev, test and the train subset read into memory, when together they fit.
+
+    They are evaluated every epoch and dev is read again and again by the
+    diagnostics; only train, the bulk of the data, then stays on disk.
+    """
+    parts = {"train_dev": split.train_dev, "dev": split.dev, "test": split.test, "train_eval": train_eval}
+    streamed = {name: part for name, part in parts.items() if isinstance(part.images, StreamedImages)}
+    budget = default_memory_budget() if memory_budget is None else memory_budget
+    if not streamed or sum(part.images.nbytes for part in streamed.values()) > budget:
+        return split, train_eval
+    held = {name: part.replace(images=np.asarray(part.images)) for name, part in streamed.items()}
+    parts.update(held)
+    train_eval = parts.pop("train_eval")
+    return dataclasses.replace(split, **parts), train_eval
+
+
 def mismatch_data(args: argparse.Namespace) -> MismatchData:
     """The data the flags of `add_data_flags` (and `--seed`) name.
 
@@ -507,6 +564,7 @@ def mismatch_data(args: argparse.Namespace) -> MismatchData:
     train_eval = split.train
     if args.train_eval_size:
         train_eval = hash_subset(split.train, args.train_eval_size, salt="train-eval")
+    split, train_eval = _hold_evaluated_splits(split, train_eval, getattr(args, "memory_budget", None))
     if args.source_b is None:
         description = (
             f"{args.source}: A as it is, B through a phone camera at strength {args.synthesis_strength}"

@@ -105,3 +105,34 @@ def test_two_folders_through_the_command_line(folders, logdir):
         row = next(line for line in table.splitlines() if all(i in line for i in copies))
         assert "dev:" not in row and "test:" not in row  # train or train_dev, the pair together
     assert "In the splits:" in (run_dir / "summary.md").read_text()
+
+
+def test_two_folders_streamed_from_disk_give_the_same_run(folders, logdir):
+    """--memory-budget 0 streams both folders (with the decoded cache): the same splits, copies and errors."""
+    root, _ = folders
+    flags = ["--source", f"folder:{root / 'A'}", "--source-b", f"folder:{root / 'B'}", *QUICK]
+    results, data = {}, {}
+    for name, extra in {
+        "memory": [],
+        "streamed": ["--memory-budget", "0", "--decode-cache", str(logdir / "cache")],
+    }.items():
+        with pytest.warns(UserWarning, match="Left out 2 files"):
+            assert mismatch.main(["--logdir", str(logdir), *flags, *extra, "--run-name", name]) == 0
+        document = read_results(logdir / "mismatch" / name)
+        results[name] = {**document["details"], **document["metrics"]}
+        data[name] = json.loads((logdir / "mismatch" / name / "data.json").read_text())
+    assert [files["streamed"] for files in data["streamed"]["files"].values()] == [True, True]
+    assert [files["streamed"] for files in data["memory"]["files"].values()] == [False, False]
+    for key in ("sizes", "composition", "duplicates", "files"):
+        if key == "files":
+            for report in data["streamed"][key].values():
+                report["streamed"] = False
+        assert data["streamed"][key] == data["memory"][key], key
+    for key in ("mean", "std"):
+        expected = data["memory"]["standardizer"][key]
+        assert data["streamed"]["standardizer"][key] == pytest.approx(expected, rel=1e-6), key
+    assert len(list((logdir / "cache").glob("*.pixels"))) == 2  # one per folder
+    # The same batches in the same order: the same training, up to float summation order.
+    for metric in ("train_error", "train_dev_error", "dev_error", "test_error"):
+        assert results["streamed"][metric] == pytest.approx(results["memory"][metric], abs=0.02), metric
+    assert "Streamed from disk" in (logdir / "mismatch" / "streamed" / "summary.md").read_text()

@@ -31,19 +31,21 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, images: np.ndarray, chunk: int = 8192) -> Standardizer:
+    def fit(cls, images: np.ndarray, chunk_values: int = 2**24) -> Standardizer:
         """Computes the per-channel mean and std of `images` [N, H, W, C].
 
-        Accumulates in float64 over chunks, so 60,000 images cost no more
-        memory than one chunk in float, and images streamed from disk
-        (`pipelines.streaming.StreamedImages`) are read in one pass, a chunk
-        at a time.
+        Accumulates in float64 over chunks of about `chunk_values` pixel
+        values (128 MB in float64, whatever the image size), so the whole
+        split costs no more memory than one chunk, and images streamed from
+        disk (`pipelines.streaming.StreamedImages`) are read in one pass, a
+        chunk at a time.
         """
         if not hasattr(images, "shape"):
             images = np.asarray(images)
         if len(images.shape) != 4 or len(images) == 0:
             raise ValueError(f"images must be a non-empty [N, H, W, C] array. Received: shape={images.shape}")
         channels = images.shape[-1]
+        chunk = max(1, chunk_values // int(np.prod(images.shape[1:])))
         total = np.zeros(channels)
         total_sq = np.zeros(channels)
         for start in range(0, len(images), chunk):

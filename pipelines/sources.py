@@ -517,6 +517,8 @@ def _decode_folder(
         description, pixels = Path(cache_dir) / f"{name}.json", Path(cache_dir) / f"{name}.pixels"
         if description.exists() and pixels.exists():
             return DecodedFiles.from_json(json.loads(description.read_text()), pixels)
+    if pixels is not None:
+        print(f"Decoding {len(paths):,} files of {root} once, into the cache {pixels}", flush=True)
     bar = None
     if len(paths) >= FOLDER_PROGRESS_FROM:
         import keras  # only here: reading Fashion-MNIST or a small folder need not load it

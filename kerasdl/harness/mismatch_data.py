@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -51,7 +52,7 @@ from kerasdl.harness import cli
 from pipelines.datasets import to_dataset
 from pipelines.image_files import COLOR_MODES, parse_image_size
 from pipelines.normalize import Standardizer
-from pipelines.sources import ImageSource, load_source
+from pipelines.sources import ImageSource, data_home, load_source
 from pipelines.splits import MismatchedSplit, mismatched_split, split_by_hash
 from pipelines.streaming import StreamedImages, default_memory_budget, parse_memory_size
 from pipelines.subsets import hash_subset
@@ -109,10 +110,12 @@ def add_data_flags(parser: argparse.ArgumentParser, train_eval_size: int = 10_00
     )
     data.add_argument(
         "--decode-cache",
-        default=None,
+        default="auto",
         metavar="DIR",
-        help="where a streamed folder's decoded pixels are cached (one file of fixed-size records, "
-        "found again while the files are unchanged); default: decode the files on every pass",
+        help="where a streamed folder's decoded pixels are kept, so each file is decoded once (one file "
+        "of fixed-size records, as large as the decoded folder, found again while the files are "
+        "unchanged); 'auto': <data home>/decoded ($KERASDL_DATA_DIR or ~/.cache/kerasdl); 'none': "
+        "decode the files on every pass instead",
     )
     cli.add_data_dir_flag(data, help="folder of the Fashion-MNIST IDX files, or tfds' data_dir")
     data.add_argument("--download", action="store_true", help="allow tfds to download the dataset (network)")
@@ -197,8 +200,14 @@ def _image_options(args: argparse.Namespace) -> dict:
         "image_size": getattr(args, "image_size", None),
         "color_mode": getattr(args, "color_mode", None),
         "memory_budget": getattr(args, "memory_budget", None),
-        "cache_dir": getattr(args, "decode_cache", None),
+        "cache_dir": _decode_cache(getattr(args, "decode_cache", "none")),
     }
+
+
+def _decode_cache(flag: str) -> Path | None:
+    if flag == "none":
+        return None
+    return data_home() / "decoded" if flag == "auto" else Path(flag)
 
 
 def check_data_flags(args: argparse.Namespace) -> None:

@@ -205,11 +205,6 @@ class StreamedImages:
     def shape(self) -> tuple[int, int, int, int]:
         return (len(self.rows), *self.image_shape)
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes the images take once decoded."""
-        return int(np.prod(self.shape))
-
     def __len__(self) -> int:
         return len(self.rows)
 
@@ -265,12 +260,6 @@ class StreamedImages:
                 rows.append(np.arange(len(part)))
                 stores.append(ArrayStore(np.asarray(part)))
         return cls(stores, np.concatenate(store_of), np.concatenate(rows))
-
-
-def image_chunks(images, size: int = CHUNK) -> Iterator[np.ndarray]:
-    """`images` (an array or a `StreamedImages`) as arrays of at most `size` images, in order."""
-    for start in range(0, len(images), size):
-        yield np.asarray(images[start : start + size])
 
 
 # ----------------------------------------------------------------------------- one pass over a folder

@@ -54,7 +54,7 @@ from pipelines.image_files import COLOR_MODES, parse_image_size
 from pipelines.normalize import Standardizer
 from pipelines.sources import ImageSource, data_home, load_source
 from pipelines.splits import MismatchedSplit, mismatched_split, split_by_hash
-from pipelines.streaming import StreamedImages, default_memory_budget, parse_memory_size
+from pipelines.streaming import StreamedImages, parse_memory_size, should_stream
 from pipelines.subsets import hash_subset
 from pipelines.synthesis import PhoneCamera, camera_config, phone_camera
 
@@ -540,8 +540,8 @@ def _hold_evaluated_splits(
     """
     parts = {"train_dev": split.train_dev, "dev": split.dev, "test": split.test, "train_eval": train_eval}
     streamed = {name: part for name, part in parts.items() if isinstance(part.images, StreamedImages)}
-    budget = default_memory_budget() if memory_budget is None else memory_budget
-    if not streamed or sum(part.images.nbytes for part in streamed.values()) > budget:
+    count = sum(len(part) for part in streamed.values())
+    if not streamed or should_stream(count, split.train.image_shape, memory_budget):
         return split, train_eval
     held = {name: part.replace(images=np.asarray(part.images)) for name, part in streamed.items()}
     parts.update(held)

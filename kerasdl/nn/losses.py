@@ -26,6 +26,12 @@ Keras' sparse version on probabilities renormalizes after clipping, so at
 a saturated prediction the two differ by at most (classes - 1) * epsilon. The classes are
 registered, so a compiled model that uses them saves and loads as `.keras`.
 
+Label smoothing (Szegedy et al. 2016, "Rethinking the Inception
+architecture"; a speedrun staple) trains on softened targets: with
+`label_smoothing=e`, a one-hot y becomes (1 - e) y + e / K over K classes
+(binary: (1 - e) y + e / 2), as Keras' losses define it. The network is
+then never pushed to infinitely confident logits.
+
 Example:
 
     model.compile("adam", kerasdl.nn.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -44,7 +50,15 @@ def _epsilon(epsilon: float | None) -> float:
     return float(epsilon)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits: bool = False, epsilon: float | None = None):
+def _smoothing(label_smoothing: float) -> float:
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={label_smoothing}")
+    return float(label_smoothing)
+
+
+def binary_crossentropy(
+    y_true, y_pred, from_logits: bool = False, epsilon: float | None = None, label_smoothing: float = 0.0
+):
     """Per-example binary cross-entropy, averaged over the last axis (as Keras does).
 
     Args:
@@ -52,9 +66,13 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, epsilon: floa
         y_pred: probabilities a = sigmoid(z), or the logits z with `from_logits=True`.
         from_logits: whether `y_pred` holds logits.
         epsilon: clipping margin for probabilities (default `keras.config.epsilon()`).
+        label_smoothing: e in [0, 1): the targets become (1 - e) y + e / 2.
     """
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(y_true, y_pred.dtype)
+    smoothing = _smoothing(label_smoothing)
+    if smoothing:
+        y_true = y_true * (1.0 - smoothing) + 0.5 * smoothing
     if from_logits:
         losses = ops.relu(y_pred) - y_pred * y_true + ops.log1p(ops.exp(-ops.abs(y_pred)))
     else:
@@ -64,7 +82,9 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, epsilon: floa
     return ops.mean(losses, axis=-1)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, epsilon: float | None = None):
+def categorical_crossentropy(
+    y_true, y_pred, from_logits: bool = False, epsilon: float | None = None, label_smoothing: float = 0.0
+):
     """Per-example categorical cross-entropy -sum_j y_j log y_hat_j over the last axis.
 
     Args:
@@ -72,9 +92,13 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, epsilon:
         y_pred: probabilities y_hat = softmax(z), or the logits z with `from_logits=True`.
         from_logits: whether `y_pred` holds logits.
         epsilon: clipping margin for probabilities (default `keras.config.epsilon()`).
+        label_smoothing: e in [0, 1): the targets become (1 - e) y + e / K over K classes.
     """
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(y_true, y_pred.dtype)
+    smoothing = _smoothing(label_smoothing)
+    if smoothing:
+        y_true = y_true * (1.0 - smoothing) + smoothing / ops.shape(y_pred)[-1]
     if from_logits:
         log_probabilities = ops.log_softmax(y_pred, axis=-1)
     else:
@@ -84,14 +108,18 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, epsilon:
     return -ops.sum(y_true * log_probabilities, axis=-1)
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, epsilon: float | None = None):
+def sparse_categorical_crossentropy(
+    y_true, y_pred, from_logits: bool = False, epsilon: float | None = None, label_smoothing: float = 0.0
+):
     """`categorical_crossentropy` with integer labels (shape [batch] or [batch, 1])."""
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.convert_to_tensor(y_true)
     if len(y_true.shape) == len(y_pred.shape):
         y_true = ops.squeeze(y_true, axis=-1)
     one_hot = ops.one_hot(ops.cast(y_true, "int32"), ops.shape(y_pred)[-1], dtype=y_pred.dtype)
-    return categorical_crossentropy(one_hot, y_pred, from_logits=from_logits, epsilon=epsilon)
+    return categorical_crossentropy(
+        one_hot, y_pred, from_logits=from_logits, epsilon=epsilon, label_smoothing=label_smoothing
+    )
 
 
 class _CrossEntropy(keras.losses.Loss):
@@ -99,18 +127,37 @@ class _CrossEntropy(keras.losses.Loss):
 
     function = None
 
-    def __init__(self, from_logits: bool = False, epsilon: float | None = None, name=None, **kwargs):
+    def __init__(
+        self,
+        from_logits: bool = False,
+        epsilon: float | None = None,
+        label_smoothing: float = 0.0,
+        name=None,
+        **kwargs,
+    ):
         if epsilon is not None:
             _epsilon(epsilon)
         super().__init__(name=name or type(self).__name__.lower(), **kwargs)
         self.from_logits = bool(from_logits)
         self.epsilon = epsilon
+        self.label_smoothing = _smoothing(label_smoothing)
 
     def call(self, y_true, y_pred):
-        return type(self).function(y_true, y_pred, from_logits=self.from_logits, epsilon=self.epsilon)
+        return type(self).function(
+            y_true,
+            y_pred,
+            from_logits=self.from_logits,
+            epsilon=self.epsilon,
+            label_smoothing=self.label_smoothing,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "epsilon": self.epsilon,
+            "label_smoothing": self.label_smoothing,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")

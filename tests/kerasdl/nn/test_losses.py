@@ -148,3 +148,38 @@ def test_loss_classes_train_and_load_through_registration(tmp_path):
     loaded = load_model(save_model(model, tmp_path / "model.keras"))
     assert isinstance(loaded.loss, losses.SparseCategoricalCrossentropy) and loaded.loss.from_logits
     np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("smoothing", [0.1, 0.3])
+def test_label_smoothing_matches_keras(from_logits, smoothing):
+    """Oracle: Keras' own losses with `label_smoothing` (the sparse version against one-hot labels)."""
+    logits = RNG.normal(scale=2, size=(32, CLASSES)).astype("float32")
+    given = logits if from_logits else ops.convert_to_numpy(ops.softmax(logits))
+    labels = RNG.integers(0, CLASSES, 32)
+    one_hot = np.eye(CLASSES, dtype="float32")[labels]
+    expected = keras.losses.categorical_crossentropy(
+        one_hot, given, from_logits=from_logits, label_smoothing=smoothing
+    )
+    for ours in (
+        losses.categorical_crossentropy(one_hot, given, from_logits=from_logits, label_smoothing=smoothing),
+        losses.sparse_categorical_crossentropy(
+            labels, given, from_logits=from_logits, label_smoothing=smoothing
+        ),
+    ):
+        np.testing.assert_allclose(ops.convert_to_numpy(ours), ops.convert_to_numpy(expected), rtol=1e-5)
+    binary_given = logits[:, :1] if from_logits else ops.convert_to_numpy(ops.sigmoid(logits[:, :1]))
+    binary_labels = (labels[:, None] % 2).astype("float32")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(losses.binary_crossentropy(
+            binary_labels, binary_given, from_logits=from_logits, label_smoothing=smoothing
+        )),
+        ops.convert_to_numpy(keras.losses.binary_crossentropy(
+            binary_labels, binary_given, from_logits=from_logits, label_smoothing=smoothing
+        )),
+        rtol=1e-5,
+    )  # fmt: skip
+    loss = losses.SparseCategoricalCrossentropy(from_logits=from_logits, label_smoothing=smoothing)
+    assert losses.SparseCategoricalCrossentropy.from_config(loss.get_config()).label_smoothing == smoothing
+    with pytest.raises(ValueError, match="label_smoothing=1"):
+        losses.SparseCategoricalCrossentropy(label_smoothing=1)

@@ -6,7 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl.nn.recipes import FastRecipe, build_fast_recipe, fast_cnn, recipe_for
+from kerasdl.nn.recipes import (
+    TUNED_FOR_TARGET,
+    FastRecipe,
+    build_fast_recipe,
+    fast_cnn,
+    predict_logits,
+    recipe_for,
+)
 
 
 def test_build_fast_recipe():
@@ -21,13 +28,34 @@ def test_build_fast_recipe():
     assert int(optimizer.iterations) == 2
     assert fast_cnn((4,), batch_norm=False).count_params() == 4 * 9 + 4 + 28 * 28 * 4 * 10 + 10
     assert FastRecipe(flip=True).augmenter_spec == "flip=0.5" and FastRecipe().augmenter_spec == "none"
-    with pytest.raises(ValueError, match="batch_size=0"):
-        FastRecipe(batch_size=0)
+    assert FastRecipe(crop=2, flip=True).augmenter_spec == "crop=2,flip=0.5"
+    for bad in ({"batch_size": 0}, {"crop": -1}, {"stem_stride": 3}, {"label_smoothing": 1.0}):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))}={next(iter(bad.values()))}"):
+            FastRecipe(**bad)
+
+
+def test_stem_stride_and_label_smoothing_reach_the_model():
+    strided = fast_cnn((4,), batch_norm=False, stem_stride=2)
+    assert strided.get_layer("conv1").output.shape[1:3] == (14, 14)
+    assert strided.count_params() == 4 * 9 + 4 + 14 * 14 * 4 * 10 + 10
+    model, *_ = build_fast_recipe(FastRecipe(filters=(4,), hidden_units=0, label_smoothing=0.1), 100)
+    assert model.loss.label_smoothing == 0.1 and model.loss.from_logits
+
+
+def test_predict_logits_averages_each_image_with_its_mirror():
+    model = fast_cnn((4,), batch_norm=False)
+    x = np.random.default_rng(1).normal(size=(5, 28, 28, 1)).astype("float32")
+    plain = model(x).numpy()
+    mirrored = model(np.ascontiguousarray(np.flip(x, axis=2))).numpy()  # the oracle: NumPy's own flip
+    np.testing.assert_allclose(predict_logits(model, x), plain, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        predict_logits(model, x, flip_tta=True), (plain + mirrored) / 2, rtol=1e-5, atol=1e-6
+    )
+    assert not np.allclose(plain, mirrored)  # the images are not symmetric: the average is not a no-op
 
 
 def test_recipe_for_each_target():
-    assert recipe_for(0.92) == FastRecipe()
-    longer = recipe_for(0.93)
-    assert longer.flip and longer.epochs > FastRecipe().epochs
+    for target, recipe in TUNED_FOR_TARGET.items():
+        assert recipe_for(target) is recipe
     with pytest.raises(ValueError, match="target=0.95"):
         recipe_for(0.95)

@@ -91,7 +91,7 @@ EXPERIMENTS = (
     Experiment(
         "mismatch",
         "Course 3, Weeks 1-2 (the main job)",
-        "2 min 8 s",
+        "86 s",
         "Custom Scalars: the decomposition; Text: error analysis and label issues",
         quick=(
             "--limit",

@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         "test": to_dataset(test, 500, standardizer=standardizer),
     }
     with strategy.scope():
-        model = build_model(train.image_shape, train.num_classes, args.width)
+        model = build_model(train.image_shape, train.num_classes, args.width, stem_stride=1)
         optimizer = keras.optimizers.Adam(args.learning_rate)
     loop = MultiWorkerLoop(
         model,

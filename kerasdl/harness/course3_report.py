@@ -350,6 +350,9 @@ def _save(model: keras.Model, path) -> str:
     return str(save_model(model, path)) if is_chief() else str(path)
 
 
+EVALUATION_PHASE = "per_epoch_evaluation"
+
+
 def fit_with_decomposition(run: Run, model: keras.Model, data: MismatchData, options: ReportOptions) -> None:
     """Trains `model` on train for `options.epochs` (resumable), with the decomposition after every epoch.
 
@@ -367,6 +370,9 @@ def fit_with_decomposition(run: Run, model: keras.Model, data: MismatchData, opt
             shuffle=False,
             verbose=1 if sys.stdout.isatty() else 2,
         )
+    # The share of training spent measuring the four splits after each epoch, for the summary's timings.
+    run.phases.started(EVALUATION_PHASE)
+    run.phases.finished(EVALUATION_PHASE, seconds=curves.measure_seconds)
     run.once("save_model", _save, model, run.dir / MODEL_FILE)
 
 
@@ -644,7 +650,11 @@ def _timings(run: Run, epochs: int, ms_per_example: float) -> tuple[str, dict[st
     seconds = {r["name"]: r.get("seconds") or 0.0 for r in run.phases.records()}
     parts = []
     if "train" in seconds:
-        parts.append(f"training {seconds['train']:.0f} s for {epochs} epochs")
+        evaluation = seconds.get(EVALUATION_PHASE, 0.0)
+        parts.append(
+            f"training {seconds['train']:.0f} s for {epochs} epochs (of which {evaluation:.0f} s measuring "
+            "the four splits after each epoch)"
+        )
     curve = sum(value for name, value in seconds.items() if name.startswith("learning_curve/"))
     if curve:
         parts.append(f"learning curve {curve:.0f} s")
@@ -717,7 +727,9 @@ def end_of_run_report(
         "f1_micro": analysis["f1_micro"],
         "ms_per_example": ms_per_example,
         "train_seconds": seconds.get("train", 0.0),
+        "evaluation_seconds": seconds.get(EVALUATION_PHASE, 0.0),
         "label_issue_seconds": seconds.get("label_issues", 0.0),
+        "error_analysis_seconds": seconds.get("error_analysis", 0.0),
         "duplicate_groups": duplicates["counts"]["groups"],
         "duplicates_across_splits": duplicates["counts"]["across_splits"],
     }

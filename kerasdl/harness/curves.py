@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,7 @@ class EpochCurves(keras.callbacks.Callback):
         self.human_error = human_error
         self.evaluator = evaluator
         self.every = every
+        self.measure_seconds = 0.0  # spent in `measure` so far: the evaluation's share of an epoch
 
     def _evaluate(self, dataset) -> tuple[float, float]:
         if self.evaluator is not None:
@@ -210,7 +212,7 @@ class EpochCurves(keras.callbacks.Callback):
             learning_rate: also log the optimizer's learning rate (when it
                 has one).
         """
-        errors = {}
+        start, errors = time.perf_counter(), {}
         for split, dataset in self.datasets.items():
             loss, errors[split] = self._evaluate(dataset)
             self.curves.log(_join(self.prefix, split), "loss", step, loss)
@@ -230,6 +232,7 @@ class EpochCurves(keras.callbacks.Callback):
             low, high = self.gap_splits
             self.curves.log(gaps, "gap", step, errors[high] - errors[low])
         self.curves.save()
+        self.measure_seconds += time.perf_counter() - start
         return errors
 
 

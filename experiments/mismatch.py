@@ -131,7 +131,7 @@ def build_parser():
         choices=(1, 2),
         default=2,
         help="stride of the first conv layer: 2 (default) works on half the height and width from the "
-        "start, about 3x faster on a CPU; 1 keeps full resolution",
+        "start, far cheaper on a CPU; 1 keeps full resolution",
     )
     add_report_flags(parser, label_issue_folds=3, learning_curve="none")
     return parser

@@ -33,7 +33,6 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
@@ -43,20 +42,10 @@ from kerasdl.diagnostics.label_issues import flag_label_issues, out_of_fold_prob
 from kerasdl.harness.cli import first
 from kerasdl.harness.run import set_seeds
 from kerasdl.training.benchmarking import print_figures
+from kerasdl.training.timing import EpochSeconds
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
 from pipelines.sources import fashion_mnist
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.started)
 
 
 def costs(size: int, seed: int) -> dict[str, float]:
@@ -65,7 +54,7 @@ def costs(size: int, seed: int) -> dict[str, float]:
     standardizer = Standardizer.fit(source.images)
     build = functools.partial(compiled_model, source.image_shape, source.num_classes, 32, LEARNING_RATE)
     set_seeds(seed)
-    model, timer = build(), EpochTimer()
+    model, timer = build(), EpochSeconds()
     batches = to_dataset(source, BATCH_SIZE, shuffle=True, seed=seed, standardizer=standardizer)
     model.fit(batches, epochs=4, verbose=0, callbacks=[timer])
     started = time.perf_counter()

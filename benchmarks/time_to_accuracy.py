@@ -49,7 +49,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -62,6 +61,7 @@ from kerasdl.harness.cli import first
 from kerasdl.harness.run import set_seeds
 from kerasdl.nn.recipes import FastRecipe, build_fast_recipe, predict_logits, recipe_for
 from kerasdl.training.benchmarking import benchmark_parser
+from kerasdl.training.timing import EpochSeconds
 from pipelines.augment import Augmenter
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
@@ -104,25 +104,22 @@ class Trial:
     curve: list[tuple[float, float]]  # (training seconds, accuracy on the curve's split) per epoch
 
 
-class EpochClock(keras.callbacks.Callback):
-    """Adds up the seconds of each epoch; between epochs, with the clock stopped, measures the accuracy
-    of the model on `curve_split` (a pair of inputs and labels; None for no curve)."""
+class AccuracyCurve(keras.callbacks.Callback):
+    """After each epoch, the accuracy on (`inputs`, `labels`) at the training seconds `clock` has added
+    up so far (the clock counts to the end of the epoch's last batch: this evaluation is not counted)."""
 
-    def __init__(self, curve_split=None):
+    def __init__(self, clock: EpochSeconds, inputs: np.ndarray, labels: np.ndarray):
         super().__init__()
-        self.curve_split = curve_split
-        self.seconds = 0.0
-        self.curve: list[tuple[float, float]] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self.clock, self.inputs, self.labels = clock, inputs, labels
+        self.points: list[tuple[float, float]] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds += time.perf_counter() - self._start
-        if self.curve_split is not None:
-            inputs, labels = self.curve_split
-            logits = self.model.predict(inputs, batch_size=1000, verbose=0)
-            self.curve.append((self.seconds, float(np.mean(np.argmax(logits, axis=1) == labels))))
+        self.points.append((self.clock.total, accuracy(self.model, self.inputs, self.labels)))
+
+
+def accuracy(model: keras.Model, inputs: np.ndarray, labels: np.ndarray, flip_tta: bool = False) -> float:
+    """The share of `inputs` whose highest output is their label (with `flip_tta`, see `predict_logits`)."""
+    return float(np.mean(np.argmax(predict_logits(model, inputs, flip_tta), axis=1) == labels))
 
 
 def validation_split(train: ImageSource) -> tuple[ImageSource, ImageSource]:
@@ -145,10 +142,11 @@ def train_recipe(recipe: FastRecipe, train: ImageSource, scored_on: ImageSource,
         train, batch_size, shuffle=True, seed=seed, standardizer=standardizer, augment=augment
     )
     inputs = standardizer(scored_on.images)
-    clock = EpochClock((inputs, scored_on.labels) if curve else None)
-    model.fit(dataset, epochs=recipe.epochs, callbacks=[clock], shuffle=False, verbose=0)  # it reshuffles
-    predictions = np.argmax(predict_logits(model, inputs, recipe.flip_tta), axis=1)
-    return Trial(float(np.mean(predictions == scored_on.labels)), clock.seconds, clock.curve)
+    clock = EpochSeconds()
+    callbacks = [clock, *([AccuracyCurve(clock, inputs, scored_on.labels)] if curve else [])]
+    model.fit(dataset, epochs=recipe.epochs, callbacks=callbacks, shuffle=False, verbose=0)  # it reshuffles
+    final = accuracy(model, inputs, scored_on.labels, recipe.flip_tta)
+    return Trial(final, clock.total, callbacks[-1].points if curve else [])
 
 
 def reference_cnn() -> keras.Model:
@@ -170,10 +168,10 @@ def train_reference(train: ImageSource, test: ImageSource, seed: int, epochs: in
     set_seeds(seed)
     model = reference_cnn()
     dataset = to_dataset(train, REFERENCE_BATCH_SIZE, shuffle=True, seed=seed)
-    inputs = test.images.astype("float32")
-    clock = EpochClock((inputs, test.labels))
-    model.fit(dataset, epochs=epochs, callbacks=[clock], shuffle=False, verbose=0)
-    return Trial(clock.curve[-1][1], clock.seconds, clock.curve)
+    clock = EpochSeconds()
+    curve = AccuracyCurve(clock, test.images.astype("float32"), test.labels)
+    model.fit(dataset, epochs=epochs, callbacks=[clock, curve], shuffle=False, verbose=0)
+    return Trial(curve.points[-1][1], clock.total, curve.points)
 
 
 def choose(

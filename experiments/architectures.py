@@ -28,7 +28,6 @@ was training when the run stopped and does not train the finished ones again.
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 
 import keras
@@ -40,6 +39,7 @@ from kerasdl.harness.comparison import finish_comparison
 from kerasdl.harness.curves import CurveLog, EpochCurves, epoch_history
 from kerasdl.harness.run import Run, start_run
 from kerasdl.nn.architectures import SMALL_BUILDERS
+from kerasdl.training.timing import EpochSeconds
 from pipelines.datasets import to_dataset
 from pipelines.normalize import Standardizer
 from pipelines.sources import ImageSource
@@ -88,7 +88,7 @@ class Data:
         )
 
 
-class EpochTimer(keras.callbacks.Callback):
+class EpochTimer(EpochSeconds):
     """Seconds of each training epoch (evaluation excluded), logged as the curve "seconds_per_epoch".
 
     Put it before `EpochCurves`, which saves the epoch's points.
@@ -98,14 +98,9 @@ class EpochTimer(keras.callbacks.Callback):
         super().__init__()
         self.curves, self.subrun = curves, subrun
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._end = time.perf_counter()  # the last batch's end: the curves' evaluation comes after
-
     def on_epoch_end(self, epoch, logs=None):
-        self.curves.log(self.subrun, "seconds_per_epoch", epoch + 1, self._end - self._start)
+        super().on_epoch_end(epoch, logs)
+        self.curves.log(self.subrun, "seconds_per_epoch", epoch + 1, self.seconds[-1])
 
 
 def train_network(run: Run, name: str, data: Data, args) -> dict:

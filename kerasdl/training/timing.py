@@ -4,7 +4,8 @@ Course 4, Week 2: ensembles and multi-crop buy accuracy with test-time
 compute; the reports that compare them time prediction here:
 `timed_predict` for one model's cost (`kerasdl.evaluation.ensemble`), and
 `interleaved_predict` for models compared side by side on a shared machine
-(`kerasdl.evaluation.multicrop`).
+(`kerasdl.evaluation.multicrop`). `EpochSeconds` times the training side:
+each epoch of a `fit`, without what other callbacks do at its end.
 """
 
 from __future__ import annotations
@@ -50,3 +51,33 @@ def interleaved_predict(
             outputs[name].append(model.predict(images[block], batch_size=batch_size, verbose=0))
             seconds[name].append(time.perf_counter() - start)
     return {name: np.concatenate(o) for name, o in outputs.items()}, seconds
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """Seconds of each training epoch of a `fit`, from its start to the end of its last batch.
+
+    Whatever callbacks do at the end of an epoch (evaluating splits, saving
+    curves or backups) comes after its last batch, so it is not counted,
+    whatever the order of the callbacks.
+
+    Attributes:
+        seconds: one entry per epoch trained, in order.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    @property
+    def total(self) -> float:
+        """The seconds of every epoch so far, added up."""
+        return float(sum(self.seconds))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(self._end - self._start)

@@ -45,8 +45,9 @@ def test_stem_stride_and_label_smoothing_reach_the_model():
 def test_predict_logits_averages_each_image_with_its_mirror():
     model = fast_cnn((4,), batch_norm=False)
     x = np.random.default_rng(1).normal(size=(5, 28, 28, 1)).astype("float32")
-    plain = model(x).numpy()
-    mirrored = model(np.ascontiguousarray(np.flip(x, axis=2))).numpy()  # the oracle: NumPy's own flip
+    plain = keras.ops.convert_to_numpy(model(x))
+    mirror = np.ascontiguousarray(np.flip(x, axis=2))  # the oracle: NumPy's own flip
+    mirrored = keras.ops.convert_to_numpy(model(mirror))
     np.testing.assert_allclose(predict_logits(model, x), plain, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
         predict_logits(model, x, flip_tta=True), (plain + mirrored) / 2, rtol=1e-5, atol=1e-6

@@ -29,7 +29,8 @@ def test_build_fast_recipe():
     assert fast_cnn((4,), batch_norm=False).count_params() == 4 * 9 + 4 + 28 * 28 * 4 * 10 + 10
     assert FastRecipe(flip=True).augmenter_spec == "flip=0.5" and FastRecipe().augmenter_spec == "none"
     assert FastRecipe(crop=2, flip=True).augmenter_spec == "crop=2,flip=0.5"
-    for bad in ({"batch_size": 0}, {"crop": -1}, {"stem_stride": 3}, {"label_smoothing": 1.0}):
+    bads = ({"batch_size": 0}, {"steps_per_execution": 0}, {"crop": -1}, {"stem_stride": 3})
+    for bad in (*bads, {"label_smoothing": 1.0}):
         with pytest.raises(ValueError, match=f"{next(iter(bad))}={next(iter(bad.values()))}"):
             FastRecipe(**bad)
 
@@ -40,6 +41,24 @@ def test_stem_stride_and_label_smoothing_reach_the_model():
     assert strided.count_params() == 4 * 9 + 4 + 14 * 14 * 4 * 10 + 10
     model, *_ = build_fast_recipe(FastRecipe(filters=(4,), hidden_units=0, label_smoothing=0.1), 100)
     assert model.loss.label_smoothing == 0.1 and model.loss.from_logits
+
+
+def test_steps_per_execution_trains_the_same_steps():
+    """Several steps per call of the compiled function: the same updates, so the same weights (Keras'
+    PyTorch trainer takes one step per call: there the recipe asks for 1)."""
+    x = np.random.default_rng(2).normal(size=(240, 28, 28, 1)).astype("float32")
+    y = np.arange(240) % 10
+    weights = []
+    for steps in (1, 4):
+        keras.utils.set_random_seed(3)
+        recipe = FastRecipe(filters=(4,), hidden_units=8, epochs=2, batch_size=40, steps_per_execution=steps)
+        model, optimizer, _, batch_size = build_fast_recipe(recipe, train_size=len(x))
+        assert model.steps_per_execution == (1 if keras.backend.backend() == "torch" else steps)
+        model.fit(x, y, batch_size=batch_size, epochs=recipe.epochs, shuffle=False, verbose=0)
+        assert int(optimizer.iterations) == 12
+        weights.append([keras.ops.convert_to_numpy(w) for w in model.weights])
+    for one_step, four_steps in zip(*weights, strict=True):
+        np.testing.assert_allclose(four_steps, one_step, rtol=1e-4, atol=1e-5)
 
 
 def test_predict_logits_averages_each_image_with_its_mirror():

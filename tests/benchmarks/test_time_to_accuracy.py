@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from benchmarks import time_to_accuracy as bench
-from kerasdl.nn.recipes import FastRecipe
+from kerasdl.nn.recipes import TUNED_FOR_TARGET, FastRecipe
 from pipelines.sources import fashion_mnist
 
 TINY = FastRecipe(filters=(4, 8), hidden_units=8, epochs=1, batch_size=64)
@@ -21,6 +21,14 @@ def only_the_training_split(split):
     if split != "train":
         raise AssertionError(f"the benchmark loaded the {split!r} split while choosing")
     return fashion_mnist("train")
+
+
+def test_each_tuned_recipe_is_one_of_its_targets_candidates():
+    """kerasdl.nn.recipes and the candidate list each write the stride-2 base out; the chosen recipe must
+    stay one the chooser scored, or the README's validation figures describe another recipe."""
+    assert set(TUNED_FOR_TARGET) == set(bench.CANDIDATES)
+    for target, recipe in TUNED_FOR_TARGET.items():
+        assert recipe in bench.CANDIDATES[target], f"recipe_for({target}) is not among its candidates"
 
 
 def test_choosing_never_sees_the_test_split(fashion_mnist_all, monkeypatch, capsys):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks import augmentation, layers, optimizers, training_loop
+from benchmarks import augmentation, layers, mixed_precision, optimizers, training_loop
 from pipelines.augment import Augmenter
 from pipelines.sources import fashion_mnist
 
@@ -31,14 +31,18 @@ def figures(output: str) -> dict[str, float]:
         (augmentation, ["--images", "512", "--epochs", "1", "--repeats", "1"],
          ["augment_batched_vs_per_image_speedup", "augment_batched_vs_tf_image_speedup",
           "batched_iterator_start_ms", "online_pipeline_epoch_ratio"]),
+        (mixed_precision, ["--networks", "stride2_no_bn,stride1_bn_from_stage3", "--batch-size", "8",
+                           "--calls", "1", "--repeats", "3"],
+         ["train_step_ratio_stride2_no_bn", "train_step_ms_mixed_bfloat16_stride1_bn_from_stage3"]),
     ],
-    ids=["layers", "optimizers", "training_loop", "augmentation"],
+    ids=["layers", "optimizers", "training_loop", "augmentation", "mixed_precision"],
 )  # fmt: skip
 def test_benchmark_prints_its_ratios(module, argv, names, capsys, request):
     if module in (training_loop, augmentation):
         request.getfixturevalue("fashion_mnist_all")  # it reads Fashion-MNIST
     assert module.main(argv) == 0
     printed = figures(capsys.readouterr().out)
+    printed.pop("cpu_has_amx_bf16", None)  # a flag, 0 on a CPU without AMX
     for name in names:
         assert name in printed, (name, sorted(printed))
     assert all(math.isfinite(value) and value > 0 for value in printed.values()), printed

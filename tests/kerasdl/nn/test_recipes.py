@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -29,9 +31,13 @@ def test_build_fast_recipe():
     assert fast_cnn((4,), batch_norm=False).count_params() == 4 * 9 + 4 + 28 * 28 * 4 * 10 + 10
     assert FastRecipe(flip=True).augmenter_spec == "flip=0.5" and FastRecipe().augmenter_spec == "none"
     assert FastRecipe(crop=2, flip=True).augmenter_spec == "crop=2,flip=0.5"
-    bads = ({"batch_size": 0}, {"steps_per_execution": 0}, {"crop": -1}, {"stem_stride": 3})
-    for bad in (*bads, {"label_smoothing": 1.0}):
-        with pytest.raises(ValueError, match=f"{next(iter(bad))}={next(iter(bad.values()))}"):
+    bads = (
+        {"batch_size": 0}, {"steps_per_execution": 0}, {"crop": -1}, {"stem_stride": 3},
+        {"label_smoothing": 1.0}, {"stages_without_batch_norm": 4}, {"dtype_policy": "mixed_float16"},
+    )  # fmt: skip
+    for bad in bads:
+        ((name, value),) = bad.items()
+        with pytest.raises(ValueError, match=re.escape(f"{name}={value!r}")):
             FastRecipe(**bad)
 
 
@@ -79,3 +85,34 @@ def test_recipe_for_each_target():
         assert recipe_for(target) is recipe
     with pytest.raises(ValueError, match="target=0.95"):
         recipe_for(0.95)
+
+
+def test_stages_without_batch_norm_skip_the_first_stages_only():
+    model = fast_cnn((4, 8, 8), hidden_units=16, stages_without_batch_norm=2)
+    normalized = {layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    assert normalized == {"bn3", "bn_hidden"}
+    assert [model.get_layer(f"conv{k}").use_bias for k in (1, 2, 3)] == [True, True, False]
+    recipe = FastRecipe(filters=(4, 8), hidden_units=8, stages_without_batch_norm=1)
+    model, *_ = build_fast_recipe(recipe, train_size=100)
+    assert [layer.name for layer in model.layers if "bn" in layer.name] == ["bn2", "bn_hidden"]
+
+
+def test_mixed_bfloat16_computes_in_bfloat16_keeps_float32_weights_and_logits():
+    """The oracle is the float32 network with the same weights: bfloat16 keeps 8 bits of mantissa, so the
+    logits agree to about 1%, and the float32 logits layer hands the loss float32."""
+    recipe = FastRecipe(filters=(4, 8), hidden_units=16, batch_norm=False, dtype_policy="mixed_bfloat16")
+    model, *_ = build_fast_recipe(recipe, train_size=100)
+    assert model.get_layer("conv1").compute_dtype == "bfloat16"
+    assert model.get_layer("hidden").compute_dtype == "bfloat16"
+    assert {w.dtype for w in model.weights} == {"float32"}
+    reference = fast_cnn((4, 8), batch_norm=False, hidden_units=16, dtype_policy="float32")
+    reference.set_weights(model.get_weights())
+    x = np.random.default_rng(4).normal(size=(64, 28, 28, 1)).astype("float32")
+    mixed, exact = model(x), keras.ops.convert_to_numpy(reference(x))
+    assert keras.backend.standardize_dtype(mixed.dtype) == "float32"
+    mixed = keras.ops.convert_to_numpy(mixed)
+    assert not np.array_equal(mixed, exact)  # it did round
+    np.testing.assert_allclose(mixed, exact, atol=0.03 * np.abs(exact).max())
+    history = model.fit(x, np.arange(64) % 10, batch_size=32, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert {w.dtype for w in model.weights} == {"float32"}

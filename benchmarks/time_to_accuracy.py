@@ -34,7 +34,7 @@ maximum over evaluations) over the recipe's mean training seconds; where a
 seed of the reference never reaches it, the speedup is printed as a lower
 bound.
 
-Run (on 2 idle CPU cores: --choose about 25 minutes, the default about 75):
+Run (on 2 idle CPU cores: --choose about 25 minutes, the default about 60):
 
     python benchmarks/time_to_accuracy.py --choose
     python benchmarks/time_to_accuracy.py                      # 5 seeds

@@ -73,8 +73,8 @@ VALIDATION_SHARE = 0.1
 REFERENCE_EPOCHS, REFERENCE_BATCH_SIZE = 12, 128  # the classic Keras example's own schedule
 
 # What `--choose` compares for each target, all on the validation split. Several training steps per call
-# (`steps_per_execution`) only saves Python's per-step work. Batch norm's passes cost a third of a small
-# network's step in float32 and more in bfloat16, where the convolutions run on the CPU's matrix units
+# (`steps_per_execution`) only saves Python's per-step work. Batch norm's passes cost a third to a half of a
+# small network's step in float32 and more in bfloat16, where the convolutions run on the CPU's matrix units
 # (benchmarks/mixed_precision.py): so the bfloat16 candidates drop it, or keep it only from the last stage
 # on, whose activations are the smallest.
 _BF16 = "mixed_bfloat16"

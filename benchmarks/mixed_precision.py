@@ -4,7 +4,7 @@
 layers in bfloat16 and keeps float32 weights. Whether that is faster
 depends on the hardware: a CPU with bfloat16 matrix units (Intel AMX,
 `amx_bf16` in /proc/cpuinfo) runs the convolutions and matrix products in
-them; one without emulates bfloat16 and is slower. Batch norm computes its
+them; on one without, bfloat16 may be emulated and slower (not measured here). Batch norm computes its
 statistics in float32 either way, so a network with batch norm after every
 convolution gains little. This benchmark shows both, for the recipe's two
 network shapes (stride 2: (32, 64) channels and 128 hidden units; stride 1:
@@ -17,7 +17,7 @@ precisions alternate in blocks (`kerasdl.training.benchmarking`), and each
 figure is the median block. The ratio is float32 over mixed bfloat16: the
 speedup of bfloat16.
 
-Run (about 3 minutes on 2 CPU cores):
+Run (about 1 minute on 2 CPU cores):
 
     python benchmarks/mixed_precision.py
     python benchmarks/mixed_precision.py --networks stride1_no_bn --repeats 5

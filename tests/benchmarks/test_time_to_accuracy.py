@@ -24,7 +24,7 @@ def only_the_training_split(split):
 
 
 def test_each_tuned_recipe_is_one_of_its_targets_candidates():
-    """kerasdl.nn.recipes and the candidate list each write the stride-2 base out; the chosen recipe must
+    """kerasdl.nn.recipes and the candidate list each write the base recipes out; the chosen recipe must
     stay one the chooser scored, or the README's validation figures describe another recipe."""
     assert set(TUNED_FOR_TARGET) == set(bench.CANDIDATES)
     for target, recipe in TUNED_FOR_TARGET.items():

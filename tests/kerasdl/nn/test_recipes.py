@@ -99,7 +99,7 @@ def test_stages_without_batch_norm_skip_the_first_stages_only():
 
 def test_mixed_bfloat16_computes_in_bfloat16_keeps_float32_weights_and_logits():
     """The oracle is the float32 network with the same weights: bfloat16 keeps 8 bits of mantissa, so the
-    logits agree to about 1%, and the float32 logits layer hands the loss float32."""
+    logits agree to within 3% of the largest, and the float32 logits layer hands the loss float32."""
     recipe = FastRecipe(filters=(4, 8), hidden_units=16, batch_norm=False, dtype_policy="mixed_bfloat16")
     model, *_ = build_fast_recipe(recipe, train_size=100)
     assert model.get_layer("conv1").compute_dtype == "bfloat16"
